@@ -1,0 +1,3 @@
+from checkerscope.cli import main
+
+raise SystemExit(main())
