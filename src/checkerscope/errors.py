@@ -12,8 +12,8 @@ class CheckerscopeError(ValueError):
     command-line interface can print it as is.
 
     Examples:
-        >>> raise CheckerscopeError("expected (H, W) or (C, H, W), got shape (2, 3, 4, 5, 6)")
+        >>> raise CheckerscopeError("expected (H, W), got shape (2, 3, 4, 5, 6)")
         Traceback (most recent call last):
         ...
-        checkerscope.errors.CheckerscopeError: expected (H, W) or (C, H, W), got shape (2, 3, 4, 5, 6)
+        checkerscope.errors.CheckerscopeError: expected (H, W), got shape (2, 3, 4, 5, 6)
     """

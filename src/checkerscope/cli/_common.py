@@ -51,7 +51,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
         >>> parse_shape("1,a")
         Traceback (most recent call last):
         ...
-        checkerscope.errors.CheckerscopeError: input shape must be positive integers separated by commas, got '1,a'
+        checkerscope.errors.CheckerscopeError: input shape must be positive integers ..., got '1,a'
     """
     parts = text.replace("x", ",").split(",")
     try:
