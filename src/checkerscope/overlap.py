@@ -1,0 +1,1094 @@
+"""Exact overlap patterns of layer stacks: how unevenly each output pixel is painted.
+
+The *coverage* of a stack of layers is its response, on one channel with all-ones kernels
+and the true interpolation weights, to an input of ones. For transposed convolutions it
+counts the paths from input pixels to each output pixel; a stride-``s`` layer whose kernel
+size is not divisible by ``s`` covers some outputs more often than others, which is the
+checkerboard pattern of Odena, Dumoulin & Olah (Distill 2016). With
+``direction="backward"`` the coverage is the gradient of the sum of the outputs with
+respect to the input, which shows the pattern strided convolutions leave in gradients.
+
+Every supported layer acts on each spatial axis separately and the input is all ones, so
+an N-D coverage map is the outer product of 1-D maps. Each axis is computed in 1-D:
+
+* ``full(input_shape)`` applies the layers to a finite line with torch's zero padding,
+  output padding, dilation and interpolation rules, borders included;
+* the steady-state ``pattern`` applies them to a circle whose length is the shortest one
+  every layer's stride divides. A constant input on a circle is exactly the infinite input
+  of ones, so the circle's output is one structural period of the pattern far from any
+  border, at a cost independent of the image size.
+
+This module uses NumPy only.
+
+Examples:
+    >>> overlap(Deconv(3, 2), dims=1).pattern
+    array([2, 1])
+    >>> p = overlap([Deconv(3, 2), Deconv(3, 2)], dims=1)
+    >>> p.period, p.pattern, p.unevenness
+    ((4,), array([3, 2, 3, 1]), 3.0)
+    >>> overlap(Conv(3, 2), dims=1, direction="backward").pattern
+    array([2, 1])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import operator
+import re
+import sys
+import types
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from checkerscope.errors import CheckerscopeError
+
+__all__ = [
+    "AvgPool",
+    "Conv",
+    "Deconv",
+    "LayerSpec",
+    "MaxPool",
+    "OverlapPattern",
+    "PixelShuffle",
+    "Resize",
+    "coverage_map",
+    "output_shape",
+    "overlap",
+    "parse_stack",
+]
+
+IntOrTuple = int | tuple[int, ...]
+Direction = Literal["forward", "backward"]
+_DIRECTIONS = ("forward", "backward")
+_MAX_DIMS = 3
+
+
+# --------------------------------------------------------------------------------------
+# 1-D operators: the per-axis building blocks
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Taps:
+    """A sparse linear map from ``in_length`` to ``out_length`` samples.
+
+    ``out[out_index[i]] += weight[i] * in[in_index[i]]`` for every tap ``i``.
+    """
+
+    in_length: int
+    out_length: int
+    out_index: np.ndarray
+    in_index: np.ndarray
+    weight: np.ndarray
+
+    def forward(self, signal: np.ndarray) -> np.ndarray:
+        return np.bincount(
+            self.out_index, weights=self.weight * signal[self.in_index], minlength=self.out_length
+        )
+
+    def adjoint(self, signal: np.ndarray) -> np.ndarray:
+        return np.bincount(
+            self.in_index, weights=self.weight * signal[self.out_index], minlength=self.in_length
+        )
+
+
+@dataclass(frozen=True)
+class _AxisOp:
+    """One layer restricted to one axis.
+
+    ``kind`` is ``"window"`` (convolution or pooling: each output reads a window of the
+    input), ``"scatter"`` (transposed convolution: each input paints a window of the
+    output), ``"nearest"`` or ``"linear"`` (interpolation by an integer ``stride``).
+    """
+
+    kind: str
+    kernel: int = 1
+    stride: int = 1
+    padding: int = 0
+    output_padding: int = 0
+    dilation: int = 1
+    weight: float = 1.0
+
+    @property
+    def up(self) -> int:
+        return 1 if self.kind == "window" else self.stride
+
+    @property
+    def down(self) -> int:
+        return self.stride if self.kind == "window" else 1
+
+    @property
+    def span(self) -> int:
+        """Extent of the dilated kernel."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    def out_length(self, length: int) -> int:
+        """Output length on a finite line (torch's formulas); may be <= 0."""
+        if self.kind == "window":
+            return (length + 2 * self.padding - self.span) // self.stride + 1
+        if self.kind == "scatter":
+            return (length - 1) * self.stride - 2 * self.padding + self.span + self.output_padding
+        return length * self.stride
+
+    def taps(self, in_length: int, out_length: int, circular: bool) -> _Taps:
+        """Taps on a finite line (zero padding) or on a circle (wrap-around)."""
+        if self.kind == "window":
+            out_index, tap = np.meshgrid(
+                np.arange(out_length), np.arange(self.kernel), indexing="ij"
+            )
+            in_index = out_index * self.stride - self.padding + tap * self.dilation
+            weight = np.full(in_index.shape, self.weight)
+        elif self.kind == "scatter":
+            in_index, tap = np.meshgrid(np.arange(in_length), np.arange(self.kernel), indexing="ij")
+            out_index = in_index * self.stride - self.padding + tap * self.dilation
+            weight = np.full(in_index.shape, self.weight)
+        elif self.kind == "nearest":
+            out_index = np.arange(out_length)
+            in_index = out_index // self.stride
+            weight = np.ones(out_length)
+        else:
+            out_index, in_index, weight = self._linear_taps(in_length, out_length, circular)
+        out_index, in_index, weight = (a.ravel() for a in (out_index, in_index, weight))
+        if circular:
+            out_index, in_index = out_index % out_length, in_index % in_length
+        else:
+            inside = (
+                (in_index >= 0)
+                & (in_index < in_length)
+                & (out_index >= 0)
+                & (out_index < out_length)
+            )
+            out_index, in_index, weight = out_index[inside], in_index[inside], weight[inside]
+        return _Taps(in_length, out_length, out_index, in_index, weight)
+
+    def _linear_taps(
+        self, in_length: int, out_length: int, circular: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scale = self.stride
+        out_index = np.arange(out_length)
+        if circular:
+            # Exact rationals: source = (2j + 1 - s) / 2s, no clamping on an endless line.
+            numerator = 2 * out_index + 1 - scale
+            left = numerator // (2 * scale)
+            frac = (numerator - 2 * scale * left) / (2 * scale)
+            right = left + 1
+        else:
+            # torch's arithmetic (align_corners=False): negative sources clamp to 0 and
+            # the right neighbour clamps to the last sample.
+            source = np.maximum((out_index + 0.5) * (1.0 / scale) - 0.5, 0.0)
+            left = source.astype(np.int64)
+            frac = np.clip(source - left, 0.0, 1.0)
+            right = np.where(left < in_length - 1, left + 1, left)
+        return (
+            np.concatenate([out_index, out_index]),
+            np.concatenate([left, right]),
+            np.concatenate([1.0 - frac, frac]),
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Layer specs
+# --------------------------------------------------------------------------------------
+
+
+def _as_int(value: Any, name: str, owner: str) -> int:
+    if isinstance(value, bool):
+        raise CheckerscopeError(f"{owner}: {name} must be an integer, got {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise CheckerscopeError(f"{owner}: {name} must be an integer, got {value!r}") from None
+
+
+def _normalize(value: Any, name: str, owner: str) -> IntOrTuple:
+    """An int, or a non-empty tuple of ints (lists and NumPy integers accepted)."""
+    if isinstance(value, (tuple, list, np.ndarray)):
+        items = tuple(_as_int(v, name, owner) for v in value)
+        if not 1 <= len(items) <= _MAX_DIMS:
+            raise CheckerscopeError(
+                f"{owner}: {name} must have 1 to {_MAX_DIMS} entries, got {value!r}"
+            )
+        return items
+    return _as_int(value, name, owner)
+
+
+def _values(value: IntOrTuple) -> tuple[int, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _per_axis(value: IntOrTuple, dims: int, name: str, owner: str) -> tuple[int, ...]:
+    if isinstance(value, tuple):
+        if len(value) != dims:
+            raise CheckerscopeError(
+                f"{owner}: {name}={value} has {len(value)} entries but dims={dims}"
+            )
+        return value
+    return (value,) * dims
+
+
+def _format(value: IntOrTuple) -> str:
+    return "x".join(str(v) for v in _values(value))
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Base class of the layer specs: validation, per-axis parameters, descriptions.
+
+    Subclasses list their integer parameters in ``_int_fields``; each is an int (the same
+    on every axis) or a tuple with one entry per axis, with PyTorch's meaning.
+    """
+
+    _int_fields: ClassVar[tuple[str, ...]] = ()
+    name: ClassVar[str] = "layer"
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for field in self._int_fields:
+            object.__setattr__(self, field, _normalize(getattr(self, field), field, owner))
+        lengths = {
+            field: len(getattr(self, field))
+            for field in self._int_fields
+            if isinstance(getattr(self, field), tuple)
+        }
+        if len(set(lengths.values())) > 1:
+            listed = ", ".join(f"{f}={getattr(self, f)}" for f in lengths)
+            raise CheckerscopeError(f"{owner}: per-axis parameters differ in length: {listed}")
+        self._validate()
+
+    def _validate(self) -> None:  # pragma: no cover - every subclass overrides
+        pass
+
+    def _require(self, field: str, minimum: int) -> None:
+        value = getattr(self, field)
+        if min(_values(value)) < minimum:
+            raise CheckerscopeError(
+                f"{type(self).__name__}: {field} must be >= {minimum}, got {value}"
+            )
+
+    @property
+    def upsampling(self) -> IntOrTuple:
+        """Factor by which the layer multiplies the sampling rate (1 when it does not)."""
+        return 1
+
+    @property
+    def downsampling(self) -> IntOrTuple:
+        """Factor by which the layer divides the sampling rate (1 when it does not)."""
+        return 1
+
+    @property
+    def integer_weights(self) -> bool:
+        """True when every weight of the coverage computation is an integer."""
+        return True
+
+    def up_factors(self, dims: int) -> tuple[int, ...]:
+        """Per-axis upsampling factors for ``dims`` spatial axes."""
+        return _per_axis(self.upsampling, dims, "upsampling", type(self).__name__)
+
+    def down_factors(self, dims: int) -> tuple[int, ...]:
+        """Per-axis downsampling factors for ``dims`` spatial axes."""
+        return _per_axis(self.downsampling, dims, "downsampling", type(self).__name__)
+
+    def describe(self) -> str:
+        """A short description such as ``"deconv k3 s2"``."""
+        return self.name
+
+    def _axis_ops(self, dims: int) -> list[_AxisOp]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _axis(self, field: str, dims: int) -> tuple[int, ...]:
+        return _per_axis(getattr(self, field), dims, field, type(self).__name__)
+
+
+@dataclass(frozen=True)
+class Deconv(LayerSpec):
+    """A transposed convolution (``torch.nn.ConvTranspose{1,2,3}d``).
+
+    Args:
+        kernel: kernel size.
+        stride: stride, the upsampling factor.
+        padding: zero padding removed from each side of the full output.
+        output_padding: extra samples added on the far side; must be smaller than the
+            stride or the dilation, as in torch.
+        dilation: spacing between kernel taps.
+
+    Examples:
+        >>> Deconv(3, 2).describe()
+        'deconv k3 s2'
+        >>> Deconv(4, 2, padding=1).describe()
+        'deconv k4 s2 p1'
+        >>> Deconv(3, 2, output_padding=2)
+        Traceback (most recent call last):
+        ...
+        checkerscope.errors.CheckerscopeError: Deconv: output_padding=2 must be smaller ...
+    """
+
+    kernel: IntOrTuple
+    stride: IntOrTuple
+    padding: IntOrTuple = 0
+    output_padding: IntOrTuple = 0
+    dilation: IntOrTuple = 1
+
+    _int_fields: ClassVar[tuple[str, ...]] = (
+        "kernel",
+        "stride",
+        "padding",
+        "output_padding",
+        "dilation",
+    )
+    name: ClassVar[str] = "deconv"
+
+    def _validate(self) -> None:
+        self._require("kernel", 1)
+        self._require("stride", 1)
+        self._require("padding", 0)
+        self._require("output_padding", 0)
+        self._require("dilation", 1)
+        dims = max(len(_values(getattr(self, f))) for f in self._int_fields)
+        for op, s, d in zip(
+            self._axis("output_padding", dims),
+            self._axis("stride", dims),
+            self._axis("dilation", dims),
+            strict=True,
+        ):
+            if op >= s and op >= d:
+                raise CheckerscopeError(
+                    f"Deconv: output_padding={op} must be smaller than stride={s} or dilation={d}"
+                )
+
+    @property
+    def upsampling(self) -> IntOrTuple:
+        return self.stride
+
+    def describe(self) -> str:
+        text = f"deconv k{_format(self.kernel)} s{_format(self.stride)}"
+        return text + _optional(
+            ("p", self.padding, 0), ("op", self.output_padding, 0), ("d", self.dilation, 1)
+        )
+
+    def _axis_ops(self, dims: int) -> list[_AxisOp]:
+        return [
+            _AxisOp("scatter", k, s, p, op, d)
+            for k, s, p, op, d in zip(*(self._axis(f, dims) for f in self._int_fields), strict=True)
+        ]
+
+
+@dataclass(frozen=True)
+class Conv(LayerSpec):
+    """A convolution (``torch.nn.Conv{1,2,3}d``) with zero padding.
+
+    Examples:
+        >>> Conv(3, 2, padding=1).describe()
+        'conv k3 s2 p1'
+        >>> Conv(0)
+        Traceback (most recent call last):
+        ...
+        checkerscope.errors.CheckerscopeError: Conv: kernel must be >= 1, got 0
+    """
+
+    kernel: IntOrTuple
+    stride: IntOrTuple = 1
+    padding: IntOrTuple = 0
+    dilation: IntOrTuple = 1
+
+    _int_fields: ClassVar[tuple[str, ...]] = ("kernel", "stride", "padding", "dilation")
+    name: ClassVar[str] = "conv"
+
+    def _validate(self) -> None:
+        self._require("kernel", 1)
+        self._require("stride", 1)
+        self._require("padding", 0)
+        self._require("dilation", 1)
+
+    @property
+    def downsampling(self) -> IntOrTuple:
+        return self.stride
+
+    def describe(self) -> str:
+        return f"conv k{_format(self.kernel)}" + _optional(
+            ("s", self.stride, 1), ("p", self.padding, 0), ("d", self.dilation, 1)
+        )
+
+    def _axis_ops(self, dims: int) -> list[_AxisOp]:
+        return [
+            _AxisOp("window", k, s, p, 0, d)
+            for k, s, p, d in zip(*(self._axis(f, dims) for f in self._int_fields), strict=True)
+        ]
+
+
+_RESIZE_MODES = {
+    "nearest": "nearest",
+    "nearest-exact": "nearest",
+    "bilinear": "bilinear",
+    "linear": "bilinear",
+    "trilinear": "bilinear",
+}
+
+
+@dataclass(frozen=True)
+class Resize(LayerSpec):
+    """Upsampling by an integer factor (``F.interpolate(scale_factor=scale)``).
+
+    ``mode`` is ``"nearest"`` or ``"bilinear"`` (``align_corners=False``); bilinear means
+    torch's ``"linear"`` in 1-D and ``"trilinear"`` in 3-D, and those names are accepted
+    too, as is ``"nearest-exact"`` (the same as nearest for integer factors).
+
+    Examples:
+        >>> Resize(2).describe()
+        'resize x2 nearest'
+        >>> Resize(2, mode="linear").mode
+        'bilinear'
+        >>> Resize(2, mode="bicubic")
+        Traceback (most recent call last):
+        ...
+        checkerscope.errors.CheckerscopeError: Resize: mode must be one of ... got 'bicubic'
+    """
+
+    scale: IntOrTuple
+    mode: str = "nearest"
+
+    _int_fields: ClassVar[tuple[str, ...]] = ("scale",)
+    name: ClassVar[str] = "resize"
+
+    def _validate(self) -> None:
+        self._require("scale", 1)
+        mode = _RESIZE_MODES.get(str(self.mode).lower()) if isinstance(self.mode, str) else None
+        if mode is None:
+            raise CheckerscopeError(
+                f"Resize: mode must be one of {', '.join(_RESIZE_MODES)}, got {self.mode!r}"
+            )
+        object.__setattr__(self, "mode", mode)
+
+    @property
+    def upsampling(self) -> IntOrTuple:
+        return self.scale
+
+    @property
+    def integer_weights(self) -> bool:
+        return self.mode == "nearest"
+
+    def describe(self) -> str:
+        return f"resize x{_format(self.scale)} {self.mode}"
+
+    def _axis_ops(self, dims: int) -> list[_AxisOp]:
+        kind = "nearest" if self.mode == "nearest" else "linear"
+        return [_AxisOp(kind, stride=s) for s in self._axis("scale", dims)]
+
+
+@dataclass(frozen=True)
+class PixelShuffle(LayerSpec):
+    """Sub-pixel upsampling (``torch.nn.PixelShuffle``).
+
+    On a coverage map it equals nearest upsampling by ``scale``: the map is repeated over
+    the ``scale**dims`` channels a preceding all-ones convolution would produce, then
+    interleaved. Its adjoint sums each block.
+
+    Examples:
+        >>> PixelShuffle(2).describe()
+        'pixelshuffle x2'
+    """
+
+    scale: IntOrTuple
+
+    _int_fields: ClassVar[tuple[str, ...]] = ("scale",)
+    name: ClassVar[str] = "pixelshuffle"
+
+    def _validate(self) -> None:
+        self._require("scale", 1)
+
+    @property
+    def upsampling(self) -> IntOrTuple:
+        return self.scale
+
+    def describe(self) -> str:
+        return f"pixelshuffle x{_format(self.scale)}"
+
+    def _axis_ops(self, dims: int) -> list[_AxisOp]:
+        return [_AxisOp("nearest", stride=s) for s in self._axis("scale", dims)]
+
+
+@dataclass(frozen=True)
+class AvgPool(LayerSpec):
+    """Average pooling (``torch.nn.AvgPool{1,2,3}d``, ``count_include_pad=True``).
+
+    ``stride`` defaults to ``kernel``; ``padding`` is at most half the kernel, as in torch.
+
+    Examples:
+        >>> AvgPool(2).describe()
+        'avgpool k2 s2'
+        >>> AvgPool(2, padding=2)
+        Traceback (most recent call last):
+        ...
+        checkerscope.errors.CheckerscopeError: AvgPool: padding=2 must be at most half of kernel=2
+    """
+
+    kernel: IntOrTuple
+    stride: IntOrTuple | None = None
+    padding: IntOrTuple = 0
+
+    _int_fields: ClassVar[tuple[str, ...]] = ("kernel", "stride", "padding")
+    name: ClassVar[str] = "avgpool"
+
+    def __post_init__(self) -> None:
+        if self.stride is None:
+            object.__setattr__(self, "stride", self.kernel)
+        super().__post_init__()
+
+    def _validate(self) -> None:
+        self._require("kernel", 1)
+        self._require("stride", 1)
+        self._require("padding", 0)
+        dims = max(len(_values(getattr(self, f))) for f in self._int_fields)
+        for k, p in zip(self._axis("kernel", dims), self._axis("padding", dims), strict=True):
+            if 2 * p > k:
+                raise CheckerscopeError(
+                    f"{type(self).__name__}: padding={p} must be at most half of kernel={k}"
+                )
+
+    @property
+    def downsampling(self) -> IntOrTuple:
+        return self.stride  # type: ignore[return-value]
+
+    @property
+    def integer_weights(self) -> bool:
+        return False
+
+    def describe(self) -> str:
+        return f"{self.name} k{_format(self.kernel)} s{_format(self.stride)}" + _optional(
+            ("p", self.padding, 0)
+        )
+
+    def _axis_ops(self, dims: int) -> list[_AxisOp]:
+        return [
+            _AxisOp("window", k, s, p, weight=1.0 / k)
+            for k, s, p in zip(*(self._axis(f, dims) for f in self._int_fields), strict=True)
+        ]
+
+
+@dataclass(frozen=True)
+class MaxPool(AvgPool):
+    """Max pooling, modelled as average pooling.
+
+    Which input a max pool passes on depends on the data. The coverage here is its
+    expectation when the maximum is equally likely anywhere in the window, i.e. average
+    pooling with zero padding counted; the backward coverage is then the expected number
+    of times an input pixel receives gradient.
+
+    Examples:
+        >>> MaxPool(3, 2, padding=1).describe()
+        'maxpool k3 s2 p1'
+    """
+
+    name: ClassVar[str] = "maxpool"
+
+
+def _optional(*items: tuple[str, IntOrTuple, int]) -> str:
+    return "".join(f" {tag}{_format(v)}" for tag, v, default in items if _values(v) != (default,))
+
+
+# --------------------------------------------------------------------------------------
+# Stacks
+# --------------------------------------------------------------------------------------
+
+LayersLike = LayerSpec | Iterable[LayerSpec] | str
+
+
+def _as_layers(layers: LayersLike) -> tuple[LayerSpec, ...]:
+    if isinstance(layers, str):
+        return parse_stack(layers)
+    if isinstance(layers, LayerSpec):
+        return (layers,)
+    try:
+        stack = tuple(layers)
+    except TypeError:
+        raise CheckerscopeError(
+            f"layers must be a layer spec or a sequence of them, got {type(layers).__name__}"
+        ) from None
+    for layer in stack:
+        if not isinstance(layer, LayerSpec):
+            raise CheckerscopeError(f"not a layer spec: {layer!r}")
+    if not stack:
+        raise CheckerscopeError("layers is empty: give at least one layer spec")
+    return stack
+
+
+def _check_dims(dims: Any) -> int:
+    if isinstance(dims, bool) or not isinstance(dims, (int, np.integer)):
+        raise CheckerscopeError(f"dims must be 1, 2 or 3, got {dims!r}")
+    if not 1 <= dims <= _MAX_DIMS:
+        raise CheckerscopeError(f"dims must be 1, 2 or 3, got {dims}")
+    return int(dims)
+
+
+def _check_direction(direction: Any) -> str:
+    if direction not in _DIRECTIONS:
+        raise CheckerscopeError(f"direction must be 'forward' or 'backward', got {direction!r}")
+    return str(direction)
+
+
+def _axis_stacks(layers: Sequence[LayerSpec], dims: int) -> list[list[_AxisOp]]:
+    """For each axis, the layers' 1-D operators in order."""
+    per_layer = [layer._axis_ops(dims) for layer in layers]
+    return [[ops[axis] for ops in per_layer] for axis in range(dims)]
+
+
+def _shape_tuple(shape: Any, dims: int, what: str) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        values: tuple[Any, ...] = (int(shape),) * dims
+    elif isinstance(shape, (tuple, list)):
+        values = tuple(shape)
+    else:
+        raise CheckerscopeError(f"{what} must be an int or a tuple of {dims} ints, got {shape!r}")
+    if len(values) != dims or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in values
+    ):
+        raise CheckerscopeError(
+            f"{what} must be {dims} positive int(s) for dims={dims}, got {shape!r}"
+        )
+    return tuple(int(v) for v in values)
+
+
+def _finite_lengths(
+    ops: Sequence[_AxisOp], layers: Sequence[LayerSpec], length: int, axis: int
+) -> list[int]:
+    """Lengths along one axis before and after each layer; raises if one would be empty."""
+    lengths = [length]
+    for op, layer in zip(ops, layers, strict=True):
+        out = op.out_length(lengths[-1])
+        if out < 1:
+            raise CheckerscopeError(
+                f"{layer.describe()} turns length {lengths[-1]} on axis {axis} into {out}: "
+                "the output would be empty"
+            )
+        lengths.append(out)
+    return lengths
+
+
+def output_shape(
+    layers: LayersLike, input_shape: int | Sequence[int], dims: int | None = None
+) -> tuple[int, ...]:
+    """The spatial output shape of a stack for a given spatial input shape.
+
+    Args:
+        layers: one layer spec, a sequence of them, or a stack string (see ``parse_stack``).
+        input_shape: spatial input shape; an int means the same length on every axis.
+        dims: number of spatial axes; defaults to ``len(input_shape)`` (1 for an int).
+
+    Examples:
+        >>> output_shape([Deconv(4, 2, padding=1)] * 3, (4, 5))
+        (32, 40)
+        >>> output_shape(Conv(3), 8, dims=2)
+        (6, 6)
+        >>> output_shape(Conv(5), (3,))
+        Traceback (most recent call last):
+        ...
+        checkerscope.errors.CheckerscopeError: conv k5 turns length 3 on axis 0 into -1: ...
+    """
+    stack = _as_layers(layers)
+    if dims is None:
+        dims = len(input_shape) if isinstance(input_shape, (tuple, list)) else 1
+    dims = _check_dims(dims)
+    shape = _shape_tuple(input_shape, dims, "input_shape")
+    return tuple(
+        _finite_lengths(ops, stack, length, axis)[-1]
+        for axis, (ops, length) in enumerate(zip(_axis_stacks(stack, dims), shape, strict=True))
+    )
+
+
+def _finite_axis(
+    ops: Sequence[_AxisOp], layers: Sequence[LayerSpec], length: int, axis: int, direction: str
+) -> np.ndarray:
+    lengths = _finite_lengths(ops, layers, length, axis)
+    taps = [
+        op.taps(n_in, n_out, False)
+        for op, n_in, n_out in zip(ops, lengths[:-1], lengths[1:], strict=True)
+    ]
+    if direction == "forward":
+        signal = np.ones(lengths[0])
+        for tap in taps:
+            signal = tap.forward(signal)
+    else:
+        signal = np.ones(lengths[-1])
+        for tap in reversed(taps):
+            signal = tap.adjoint(signal)
+    return signal
+
+
+def _circle_lengths(ops: Sequence[_AxisOp]) -> list[int]:
+    """Shortest circle lengths before and after each layer that every stride divides.
+
+    The input circle needs a length ``n0`` for which ``n0 * ups / downs`` is an integer
+    after every layer; the smallest such ``n0`` is the lcm of the reduced denominators.
+    """
+    n0, up, down = 1, 1, 1
+    for op in ops:
+        up, down = up * op.up, down * op.down
+        n0 = math.lcm(n0, down // math.gcd(up, down))
+    lengths = [n0]
+    for op in ops:
+        lengths.append(lengths[-1] * op.up // op.down)
+    return lengths
+
+
+def _steady_axis(ops: Sequence[_AxisOp], direction: str) -> np.ndarray:
+    lengths = _circle_lengths(ops)
+    taps = [
+        op.taps(n_in, n_out, True)
+        for op, n_in, n_out in zip(ops, lengths[:-1], lengths[1:], strict=True)
+    ]
+    if direction == "forward":
+        signal = np.ones(lengths[0])
+        for tap in taps:
+            signal = tap.forward(signal)
+    else:
+        signal = np.ones(lengths[-1])
+        for tap in reversed(taps):
+            signal = tap.adjoint(signal)
+    return signal
+
+
+def _minimal_period(signal: np.ndarray, exact: bool) -> int:
+    length = len(signal)
+    scale = float(np.max(np.abs(signal))) if length else 0.0
+    for period in range(1, length + 1):
+        if length % period:
+            continue
+        shifted = np.roll(signal, -period)
+        if (
+            np.array_equal(signal, shifted)
+            if exact
+            else np.allclose(signal, shifted, rtol=0.0, atol=1e-12 * max(scale, 1.0))
+        ):
+            return period
+    return length  # pragma: no cover - the whole circle is always a period
+
+
+def _cast(values: np.ndarray, integer: bool) -> np.ndarray:
+    return np.rint(values).astype(np.int64) if integer else values
+
+
+def _outer(axes: Sequence[np.ndarray]) -> np.ndarray:
+    return reduce(np.multiply.outer, axes)
+
+
+def coverage_map(
+    layers: LayersLike,
+    input_shape: int | Sequence[int],
+    dims: int | None = None,
+    direction: Direction = "forward",
+) -> np.ndarray:
+    """The whole coverage map of a stack for a concrete input, borders included.
+
+    Forward, the map has the stack's output shape; backward (the gradient of the sum of
+    the outputs with respect to the input) it has the input shape.
+
+    Args:
+        layers: one layer spec, a sequence of them, or a stack string.
+        input_shape: spatial input shape; an int means the same length on every axis.
+        dims: number of spatial axes; defaults to ``len(input_shape)`` (1 for an int).
+        direction: ``"forward"`` or ``"backward"``.
+
+    Returns:
+        int64 array when every layer has integer weights, float64 otherwise.
+
+    Examples:
+        >>> coverage_map(Deconv(3, 2), 4)
+        array([1, 1, 2, 1, 2, 1, 2, 1, 1])
+        >>> coverage_map(Conv(3, 2), 7, direction="backward")
+        array([1, 1, 2, 1, 2, 1, 1])
+    """
+    stack = _as_layers(layers)
+    if dims is None:
+        dims = len(input_shape) if isinstance(input_shape, (tuple, list)) else 1
+    dims = _check_dims(dims)
+    direction = _check_direction(direction)
+    shape = _shape_tuple(input_shape, dims, "input_shape")
+    axes = [
+        _finite_axis(ops, stack, length, axis, direction)
+        for axis, (ops, length) in enumerate(zip(_axis_stacks(stack, dims), shape, strict=True))
+    ]
+    return _cast(_outer(axes), all(layer.integer_weights for layer in stack))
+
+
+@dataclass(frozen=True, repr=False)
+class OverlapPattern:
+    """The steady-state coverage of a layer stack; made by ``overlap``.
+
+    Attributes:
+        layers: the layer specs, in order.
+        dims: number of spatial axes.
+        direction: ``"forward"`` (coverage of the output) or ``"backward"`` (coverage of
+            the gradient with respect to the input).
+        period: per-axis minimal period of the pattern (1 on an axis where it is even).
+        structural_period: per-axis period of the phase grid the strides define (the
+            product of the upsampling factors, reduced by later downsampling).
+        axes: per-axis 1-D patterns, one minimal period each.
+        pattern: the N-D pattern, the outer product of ``axes``: ``pattern[r]`` is the
+            coverage at every output index ``n`` with ``n % period == r`` on each axis (input
+            index for ``direction="backward"``), in torch's index coordinates.
+        unevenness: ``pattern.max() / pattern.min()``; 1.0 is even, ``inf`` when some
+            phase is never covered, ``nan`` when nothing is.
+    """
+
+    layers: tuple[LayerSpec, ...]
+    dims: int
+    direction: str
+    period: tuple[int, ...]
+    structural_period: tuple[int, ...]
+    axes: tuple[np.ndarray, ...]
+    pattern: np.ndarray
+    unevenness: float
+
+    def full(self, input_shape: int | Sequence[int]) -> np.ndarray:
+        """The whole coverage map for a concrete spatial input shape, borders included.
+
+        Args:
+            input_shape: an int (the same length on every axis) or a tuple of ``dims`` ints.
+
+        Examples:
+            >>> overlap(Deconv(3, 2), dims=2).full(2)
+            array([[1, 1, 2, 1, 1],
+                   [1, 1, 2, 1, 1],
+                   [2, 2, 4, 2, 2],
+                   [1, 1, 2, 1, 1],
+                   [1, 1, 2, 1, 1]])
+        """
+        return coverage_map(self.layers, input_shape, dims=self.dims, direction=self.direction)
+
+    def output_shape(self, input_shape: int | Sequence[int]) -> tuple[int, ...]:
+        """The spatial output shape of the stack for ``input_shape``."""
+        return output_shape(self.layers, input_shape, dims=self.dims)
+
+    @property
+    def is_even(self) -> bool:
+        """True when every phase is covered equally."""
+        return self.unevenness == 1.0
+
+    def describe(self) -> str:
+        """The stack in the mini-syntax of ``parse_stack``, e.g. ``"deconv k3 s2, conv k3"``."""
+        return ", ".join(layer.describe() for layer in self.layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python values, ready for JSON (``unevenness`` may be ``inf`` or ``nan``)."""
+        return {
+            "layers": [layer.describe() for layer in self.layers],
+            "dims": self.dims,
+            "direction": self.direction,
+            "period": list(self.period),
+            "structural_period": list(self.structural_period),
+            "unevenness": self.unevenness,
+            "pattern": self.pattern.tolist(),
+            "axes": [axis.tolist() for axis in self.axes],
+        }
+
+    def summary(self) -> str:
+        """One line a person reads: period, structural period and unevenness."""
+        ratio = "even" if self.is_even else f"{_number(self.unevenness)}:1"
+        return (
+            f"period {_shape_text(self.period)}, structural period "
+            f"{_shape_text(self.structural_period)}, unevenness {_number(self.unevenness)}"
+            f" ({ratio})"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"OverlapPattern(layers=[{self.describe()}], dims={self.dims}, "
+            f"direction={self.direction!r}, period={self.period}, "
+            f"unevenness={_number(self.unevenness)})"
+        )
+
+    def __str__(self) -> str:
+        head = f"overlap of [{self.describe()}] ({self.dims}-D, {self.direction})"
+        return "\n".join([head, _table(self.pattern), self.summary()])
+
+
+def _number(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(v) for v in shape)
+
+
+def _table(pattern: np.ndarray, limit: int = 16) -> str:
+    """A small text table of a 1-D or 2-D pattern (3-D: one table per leading index)."""
+    if pattern.ndim == 3:
+        return "\n".join(
+            f"[{i}]\n{_table(pattern[i], limit)}" for i in range(min(len(pattern), limit))
+        )
+    grid = np.atleast_2d(pattern)[:limit, :limit]
+    cells = [[_number(float(v)) for v in row] for row in grid]
+    width = max(len(c) for row in cells for c in row)
+    return "\n".join("  " + " ".join(c.rjust(width) for c in row) for row in cells)
+
+
+def overlap(layers: LayersLike, dims: int = 2, direction: Direction = "forward") -> OverlapPattern:
+    """The exact steady-state overlap pattern of a stack of layers.
+
+    Args:
+        layers: one layer spec, a sequence of them (applied in order), or a stack string
+            such as ``"deconv k3 s2, conv k3"`` (see ``parse_stack``).
+        dims: number of spatial axes, 1 (audio), 2 (images) or 3 (volumes).
+        direction: ``"forward"`` for the coverage of the output, ``"backward"`` for the
+            coverage of the gradient of the sum of outputs with respect to the input.
+
+    Returns:
+        The pattern; its cost does not depend on any image size.
+
+    Examples:
+        >>> overlap([Deconv(3, 2)], dims=2).unevenness
+        4.0
+        >>> overlap(Deconv(3, 2), dims=2).pattern
+        array([[4, 2],
+               [2, 1]])
+        >>> overlap(Deconv(3, 2, padding=1), dims=1).pattern
+        array([1, 2])
+        >>> overlap(Deconv(4, 2), dims=2).period
+        (1, 1)
+        >>> overlap([Deconv(3, 2), Deconv(3, 2)], dims=1).structural_period
+        (4,)
+        >>> overlap(Deconv(1, 2), dims=1).unevenness
+        inf
+    """
+    stack = _as_layers(layers)
+    dims = _check_dims(dims)
+    direction = _check_direction(direction)
+    integer = all(layer.integer_weights for layer in stack)
+    periods, structural, axes = [], [], []
+    for ops in _axis_stacks(stack, dims):
+        steady = _steady_axis(ops, direction)
+        period = _minimal_period(steady, exact=integer)
+        structural.append(len(steady))
+        periods.append(period)
+        axes.append(_cast(steady[:period], integer))
+    pattern = _outer(axes)
+    low, high = float(pattern.min()), float(pattern.max())
+    if high == 0.0:
+        unevenness = math.nan
+    elif low == 0.0:
+        unevenness = math.inf
+    else:
+        unevenness = high / low
+    return OverlapPattern(
+        layers=stack,
+        dims=dims,
+        direction=direction,
+        period=tuple(periods),
+        structural_period=tuple(structural),
+        axes=tuple(axes),
+        pattern=pattern,
+        unevenness=unevenness,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The stack mini-syntax
+# --------------------------------------------------------------------------------------
+
+_LAYER_NAMES: dict[str, type[LayerSpec]] = {
+    "deconv": Deconv,
+    "convtranspose": Deconv,
+    "conv": Conv,
+    "resize": Resize,
+    "upsample": Resize,
+    "pixelshuffle": PixelShuffle,
+    "shuffle": PixelShuffle,
+    "avgpool": AvgPool,
+    "maxpool": MaxPool,
+}
+_TAGS = {"k": "kernel", "s": "stride", "p": "padding", "op": "output_padding", "d": "dilation"}
+_TOKEN = re.compile(r"^(op|k|s|p|d|x)(\d+(?:x\d+)*)$")
+
+
+def parse_stack(text: str) -> tuple[LayerSpec, ...]:
+    """Parse a stack description such as ``"deconv:k3:s2, deconv:k3:s2, conv:k3"``.
+
+    Layers are separated by commas; a layer is its name followed by parameters separated
+    by colons or spaces. Names: ``deconv``, ``conv``, ``resize``, ``pixelshuffle``
+    (``shuffle``), ``avgpool``, ``maxpool``. Parameters: ``k`` kernel, ``s`` stride,
+    ``p`` padding, ``op`` output padding, ``d`` dilation, ``x`` scale (resize and pixel
+    shuffle), and the resize mode ``nearest`` or ``bilinear``. A per-axis value is written
+    ``k3x5``. The output of ``LayerSpec.describe`` parses back to the same spec.
+
+    Examples:
+        >>> [layer.describe() for layer in parse_stack("deconv:k3:s2, conv:k3:p1")]
+        ['deconv k3 s2', 'conv k3 p1']
+        >>> parse_stack("resize x2 bilinear")
+        (Resize(scale=2, mode='bilinear'),)
+        >>> parse_stack("deconv:k3:q2")
+        Traceback (most recent call last):
+        ...
+        checkerscope.errors.CheckerscopeError: bad parameter 'q2' in layer 'deconv:k3:q2' ...
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise CheckerscopeError(f"empty stack description: {text!r}")
+    return tuple(_parse_layer(part.strip()) for part in text.split(","))
+
+
+def _parse_layer(text: str) -> LayerSpec:
+    words = [w for w in re.split(r"[:\s]+", text.lower()) if w]
+    if not words:
+        raise CheckerscopeError("empty layer in stack description (two commas in a row?)")
+    name, *params = words
+    cls = _LAYER_NAMES.get(name.replace("_", "").replace("-", ""))
+    if cls is None:
+        raise CheckerscopeError(
+            f"unknown layer {name!r} in {text!r}; use one of "
+            "deconv, conv, resize, pixelshuffle, avgpool, maxpool"
+        )
+    kwargs: dict[str, Any] = {}
+    allowed = {f.name for f in dataclasses.fields(cls)}
+    for word in params:
+        if cls is Resize and word in _RESIZE_MODES:
+            kwargs["mode"] = word
+            continue
+        match = _TOKEN.match(word)
+        field = None
+        if match:
+            tag, value = match.groups()
+            field = "scale" if tag == "x" else _TAGS[tag]
+            if cls in (Resize, PixelShuffle) and tag == "s":
+                field = "scale"
+        if field is None or field not in allowed:
+            raise CheckerscopeError(
+                f"bad parameter {word!r} in layer {text!r} (expected e.g. "
+                "'deconv:k3:s2:p1:op1:d1', 'conv:k3:s2', 'resize:x2:bilinear', 'pixelshuffle:x2')"
+            )
+        numbers = tuple(int(v) for v in value.split("x"))
+        kwargs[field] = numbers[0] if len(numbers) == 1 else numbers
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.name not in kwargs
+    ]
+    if required:
+        tags = {"kernel": "k", "stride": "s", "scale": "x"}
+        missing = ", ".join(f"{name} ({tags.get(name, name)}N)" for name in required)
+        raise CheckerscopeError(f"layer {text!r} needs {missing}")
+    return cls(**kwargs)
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``checkerscope.overlap(...)`` work even when it names this module.
+
+    The package exports the function ``overlap`` lazily, but importing the submodule
+    ``checkerscope.overlap`` (as ``from checkerscope.overlap import Deconv`` does) makes
+    Python bind the package attribute ``overlap`` to the module instead. Calling the module
+    calls the function, so both spellings keep working.
+    """
+
+    def __call__(
+        self, layers: LayersLike, dims: int = 2, direction: Direction = "forward"
+    ) -> OverlapPattern:
+        return overlap(layers, dims=dims, direction=direction)
+
+
+sys.modules[__name__].__class__ = _CallableModule
