@@ -1,0 +1,913 @@
+"""Functional core of ``checkerscope.nn``: artifact-free upsampling and anti-aliased pooling.
+
+Every layer of :mod:`checkerscope.nn` is a thin wrapper around one function here; the
+functions take the weights as arguments, as ``torch.nn.functional`` does.
+
+The centre piece is :func:`resize_conv2d` (and its 1-D / 3-D siblings). Nearest upsampling by
+an integer factor ``s`` followed by a convolution with a kernel of size ``k`` is a linear,
+shift-periodic map, so it equals one transposed convolution of the *small* input with stride
+``s`` and a folded kernel of size ``k + s - 1`` per axis, or, equivalently, one convolution of
+the small input producing ``s**d`` phase images that a pixel shuffle interleaves. Either way
+the upsampled tensor is never built: the fused path costs what a ``ConvTranspose2d(k4, s2)``
+costs and saves only the small input for backward. Padding modes other than zeros are applied
+to the small input (``ceil(p / s)`` samples); reflect padding of the upsampled tensor is not
+the upsampling of any padded small input once ``p >= s``, so those few border samples are
+recomputed exactly by gathering the padded upsampled border directly.
+
+Examples:
+    >>> import torch
+    >>> x, w = torch.randn(1, 2, 5, 6), torch.randn(3, 2, 3, 3)
+    >>> fused = resize_conv2d(x, w, padding_mode="reflect", fused=True)
+    >>> naive = resize_conv2d(x, w, padding_mode="reflect", fused=False)
+    >>> tuple(fused.shape), bool(torch.allclose(fused, naive, atol=1e-5))
+    ((1, 3, 10, 12), True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from checkerscope.errors import CheckerscopeError
+
+__all__ = [
+    "BINOMIAL_FILTERS",
+    "PADDING_MODES",
+    "binomial_filter",
+    "bilinear_additive_upsample",
+    "bilinear_additive_upsample2d",
+    "blur_pool1d",
+    "blur_pool2d",
+    "filtered_deconv1d",
+    "filtered_deconv2d",
+    "icnr_",
+    "pixel_shuffle1d",
+    "pixel_shuffle_nd",
+    "resize_conv1d",
+    "resize_conv2d",
+    "resize_conv3d",
+    "resize_conv_is_fusable",
+    "smoothing_filter",
+    "sub_pixel_conv1d",
+    "sub_pixel_conv2d",
+]
+
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+PADDING_MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular")
+BINOMIAL_FILTERS: tuple[str, ...] = ("hold", "binomial4")
+IntOrTuple = int | Sequence[int]
+ScaleOrTuple = float | Sequence[float]
+
+_NEAREST_MODES = ("nearest", "nearest-exact")
+_LINEAR_NAMES = {1: "linear", 2: "bilinear", 3: "trilinear"}
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+# Which fused form resize_conv uses: measured by benchmarks/bench_layers.py (see README).
+_FUSED_FORM = "transpose"
+
+
+# --------------------------------------------------------------------------------------
+# Argument checking
+# --------------------------------------------------------------------------------------
+
+
+def _per_axis(value: IntOrTuple, rank: int, name: str, minimum: int = 1) -> tuple[int, ...]:
+    values = (value,) * rank if isinstance(value, int) else tuple(value)
+    if len(values) != rank or not all(isinstance(v, int) and v >= minimum for v in values):
+        raise CheckerscopeError(
+            f"{name} must be an int >= {minimum} or {rank} of them, got {value!r}"
+        )
+    return values
+
+
+def _scales(value: ScaleOrTuple, rank: int) -> tuple[float, ...]:
+    values = (value,) * rank if isinstance(value, (int, float)) else tuple(value)
+    if len(values) != rank or not all(
+        isinstance(v, (int, float)) and math.isfinite(v) and v >= 1 for v in values
+    ):
+        raise CheckerscopeError(
+            f"scale_factor must be a number >= 1 or {rank} of them, got {value!r}"
+        )
+    return tuple(float(v) for v in values)
+
+
+def _integer_scales(scales: Sequence[float]) -> tuple[int, ...] | None:
+    return tuple(int(s) for s in scales) if all(s.is_integer() for s in scales) else None
+
+
+def _check_padding_mode(padding_mode: str) -> str:
+    if padding_mode not in PADDING_MODES:
+        raise CheckerscopeError(
+            f"padding_mode must be one of {', '.join(PADDING_MODES)}, got {padding_mode!r}"
+        )
+    return padding_mode
+
+
+def _resize_mode(mode: str, rank: int) -> str:
+    """Torch's name of ``mode`` for ``rank`` spatial axes; the linear family is one mode."""
+    if mode in _NEAREST_MODES:
+        return mode
+    if mode in _LINEAR_NAMES.values():
+        return _LINEAR_NAMES[rank]
+    accepted = ", ".join((*_NEAREST_MODES, *_LINEAR_NAMES.values()))
+    raise CheckerscopeError(f"mode must be one of {accepted}, got {mode!r}")
+
+
+def _spatial(rank: int) -> str:
+    return ", ".join(("L",) if rank == 1 else ("H", "W") if rank == 2 else ("D", "H", "W"))
+
+
+def _check_input(x: Tensor, rank: int, channels: int | None, what: str) -> None:
+    if not isinstance(x, Tensor):
+        raise CheckerscopeError(f"{what}: expected a tensor, got {type(x).__name__}")
+    if x.dim() != rank + 2 or (channels is not None and x.shape[1] != channels):
+        expected = "C" if channels is None else str(channels)
+        raise CheckerscopeError(
+            f"{what}: expected input of shape (N, {expected}, {_spatial(rank)}), "
+            f"got {tuple(x.shape)}"
+        )
+
+
+def _check_weight(weight: Tensor, rank: int, what: str) -> None:
+    if weight.dim() != rank + 2:
+        raise CheckerscopeError(
+            f"{what}: expected a weight of shape (out, in, {', '.join(['k'] * rank)}), "
+            f"got {tuple(weight.shape)}"
+        )
+
+
+def _same_padding(kernel: Sequence[int]) -> list[tuple[int, int]]:
+    """torch's ``padding="same"``: the odd sample of an even kernel goes to the far side."""
+    return [((k - 1) // 2, k - 1 - (k - 1) // 2) for k in kernel]
+
+
+def _check_padding_fits(
+    sizes: Sequence[int], pads: Sequence[tuple[int, int]], padding_mode: str, what: str
+) -> None:
+    for size, (left, right) in zip(sizes, pads, strict=True):
+        if padding_mode == "reflect" and max(left, right) >= size:
+            raise CheckerscopeError(
+                f"{what}: reflect padding of {max(left, right)} needs a size above it, "
+                f"got size {size} (shape {tuple(sizes)})"
+            )
+        if padding_mode == "circular" and max(left, right) > size:
+            raise CheckerscopeError(
+                f"{what}: circular padding of {max(left, right)} needs a size of at least it, "
+                f"got size {size} (shape {tuple(sizes)})"
+            )
+
+
+def _pad(x: Tensor, pads: Sequence[tuple[int, int]], padding_mode: str) -> Tensor:
+    if not any(left or right for left, right in pads):
+        return x
+    flat = [p for left_right in reversed(pads) for p in left_right]
+    if padding_mode == "zeros":
+        return F.pad(x, flat)
+    return F.pad(x, flat, mode=padding_mode)
+
+
+def _conv_same(
+    x: Tensor, weight: Tensor, bias: Tensor | None, padding_mode: str, stride: int = 1
+) -> Tensor:
+    """Convolution with ``"same"`` padding in any padding mode (``stride`` 1 keeps sizes)."""
+    rank = weight.dim() - 2
+    pads = _same_padding(weight.shape[2:])
+    if padding_mode == "zeros" and all(left == right for left, right in pads):
+        return _CONV[rank](x, weight, bias, stride=stride, padding=[left for left, _ in pads])
+    return _CONV[rank](_pad(x, pads, padding_mode), weight, bias, stride=stride)
+
+
+# --------------------------------------------------------------------------------------
+# Resize-convolution
+# --------------------------------------------------------------------------------------
+
+
+def resize_conv_is_fusable(mode: str, scale_factor: ScaleOrTuple, rank: int = 2) -> bool:
+    """Whether ``resize_conv`` with these settings has a fused (one transposed conv) form.
+
+    Nearest (or nearest-exact) upsampling by integer factors is fusable; anything else
+    (linear modes, fractional factors) runs as interpolate + conv.
+
+    Examples:
+        >>> resize_conv_is_fusable("nearest", 2), resize_conv_is_fusable("bilinear", 2)
+        (True, False)
+        >>> resize_conv_is_fusable("nearest", 1.5)
+        False
+    """
+    return (
+        _resize_mode(mode, rank) in _NEAREST_MODES
+        and _integer_scales(_scales(scale_factor, rank)) is not None
+    )
+
+
+@lru_cache(maxsize=256)
+def _transpose_fold(kernel: int, scale: int) -> tuple[tuple[float, ...], ...]:
+    """0/1 matrix ``M`` (``k + s - 1`` by ``k``) with ``K' = M @ w`` along one axis.
+
+    ``K'(j) = sum_{r < s} w(r + k - 1 - j)``: the coefficient of input sample ``i`` in output
+    ``m`` is ``K'(m + P - s*i)`` with ``P = k - 1 - left_padding``.
+    """
+    return tuple(
+        tuple(1.0 if 0 <= t - (kernel - 1 - j) < scale else 0.0 for t in range(kernel))
+        for j in range(kernel + scale - 1)
+    )
+
+
+@lru_cache(maxsize=256)
+def _phase_fold(kernel: int, scale: int, left: int) -> tuple[tuple[float, ...], ...]:
+    """0/1 matrix (``s * E`` by ``k``) giving the ``s`` phase kernels of ``E`` coarse taps.
+
+    Output ``s*q + a`` is ``sum_e G_a(e) x(q + e)`` with ``G_a(e) = sum of w(t)`` over the
+    taps ``t`` for which ``floor((a + t - left) / s) == e``.
+    """
+    low = -((left + scale - 1) // scale)
+    high = (scale - 1 + kernel - 1 - left) // scale
+    return tuple(
+        tuple(1.0 if (a + t - left) // scale == e else 0.0 for t in range(kernel))
+        for a in range(scale)
+        for e in range(low, high + 1)
+    )
+
+
+def _apply_along(weight: Tensor, axis: int, matrix: tuple[tuple[float, ...], ...]) -> Tensor:
+    folding = torch.tensor(matrix, dtype=weight.dtype, device=weight.device)
+    return torch.movedim(torch.movedim(weight, axis, -1) @ folding.T, -1, axis)
+
+
+def _coarse_padding(
+    pads: Sequence[tuple[int, int]], scales: Sequence[int]
+) -> list[tuple[int, int]]:
+    return [(-(-left // s), -(-right // s)) for (left, right), s in zip(pads, scales, strict=True)]
+
+
+def _resize_conv_naive(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    scales: tuple[float, ...],
+    mode: str,
+    padding_mode: str,
+) -> Tensor:
+    rank = weight.dim() - 2
+    linear = mode not in _NEAREST_MODES
+    scale_arg = scales if len(set(scales)) > 1 else scales[0]
+    if all(s == 1 for s in scales):
+        upsampled = x
+    elif linear:
+        upsampled = F.interpolate(x, scale_factor=scale_arg, mode=mode, align_corners=False)
+    else:
+        upsampled = F.interpolate(x, scale_factor=scale_arg, mode=mode)
+    _check_padding_fits(
+        upsampled.shape[2:], _same_padding(weight.shape[2:]), padding_mode, f"resize_conv{rank}d"
+    )
+    return _conv_same(upsampled, weight, bias, padding_mode)
+
+
+def _resize_conv_transpose(
+    x: Tensor, weight: Tensor, scales: tuple[int, ...], pads: list[tuple[int, int]], padded: bool
+) -> Tensor:
+    """The fused path as one transposed convolution (no bias); ``padded``: x is pre-padded."""
+    rank = weight.dim() - 2
+    kernels = weight.shape[2:]
+    folded = weight
+    for axis, (k, s) in enumerate(zip(kernels, scales, strict=True)):
+        folded = _apply_along(folded, axis + 2, _transpose_fold(k, s))
+    coarse = _coarse_padding(pads, scales) if padded else [(0, 0)] * rank
+    strides, paddings, crops = [], [], []
+    for axis, ((_, right), (q_left, q_right), k, s) in enumerate(
+        zip(pads, coarse, kernels, scales, strict=True)
+    ):
+        length = x.shape[axis + 2]
+        full = (length - 1) * s + k + s - 1
+        wanted = (length - q_left - q_right) * s
+        trim_left = right + s * q_left
+        trim_right = full - trim_left - wanted
+        strides.append(s)
+        paddings.append(min(trim_left, trim_right))
+        crops.append((trim_left - paddings[-1], wanted))
+    out = _CONV_TRANSPOSE[rank](x, folded.transpose(0, 1), stride=strides, padding=paddings)
+    for axis, (start, size) in enumerate(crops):
+        if start or out.shape[axis + 2] != size:
+            out = out.narrow(axis + 2, start, size)
+    return out
+
+
+def pixel_shuffle_nd(x: Tensor, scale_factor: IntOrTuple) -> Tensor:
+    """N-D pixel shuffle: ``(N, C*prod(s), L...)`` -> ``(N, C, s*L...)``.
+
+    Channel ``c * prod(s) + phase`` (phases in row-major order over the axes) lands on the
+    output samples of that phase, as in ``torch.nn.functional.pixel_shuffle``.
+
+    Examples:
+        >>> import torch
+        >>> x = torch.randn(2, 8, 3, 4)
+        >>> bool(torch.equal(pixel_shuffle_nd(x, 2), torch.nn.functional.pixel_shuffle(x, 2)))
+        True
+    """
+    rank = x.dim() - 2
+    scales = _per_axis(scale_factor, rank, "scale_factor")
+    phases = math.prod(scales)
+    if rank < 1 or x.shape[1] % phases:
+        raise CheckerscopeError(
+            f"pixel_shuffle: expected (N, C*{phases}, {_spatial(max(rank, 1))}) with channels "
+            f"divisible by {phases}, got {tuple(x.shape)}"
+        )
+    if rank == 2 and scales[0] == scales[1]:
+        return F.pixel_shuffle(x, scales[0])
+    n, channels = x.shape[0], x.shape[1] // phases
+    sizes = x.shape[2:]
+    grouped = x.reshape(n, channels, *scales, *sizes)
+    order = [0, 1] + [i for axis in range(rank) for i in (2 + rank + axis, 2 + axis)]
+    return grouped.permute(order).reshape(
+        n, channels, *(L * s for L, s in zip(sizes, scales, strict=True))
+    )
+
+
+def pixel_shuffle1d(x: Tensor, scale_factor: int) -> Tensor:
+    """1-D pixel shuffle: ``(N, C*s, L)`` -> ``(N, C, s*L)``, channel ``c*s + a`` to ``s*i + a``.
+
+    Examples:
+        >>> import torch
+        >>> pixel_shuffle1d(torch.arange(6.0).reshape(1, 2, 3), 2)
+        tensor([[[0., 3., 1., 4., 2., 5.]]])
+    """
+    if not isinstance(x, Tensor) or x.dim() != 3:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise CheckerscopeError(f"pixel_shuffle1d: expected input of shape (N, C, L), got {shape}")
+    return pixel_shuffle_nd(x, scale_factor)
+
+
+def _resize_conv_subpixel(
+    x: Tensor, weight: Tensor, scales: tuple[int, ...], pads: list[tuple[int, int]], padded: bool
+) -> Tensor:
+    """The fused path as one convolution to ``s**d`` phases and a pixel shuffle (no bias)."""
+    rank = weight.dim() - 2
+    kernels = weight.shape[2:]
+    folded = weight
+    taps = []
+    for axis, (k, s, (left, _)) in enumerate(zip(kernels, scales, pads, strict=True)):
+        matrix = _phase_fold(k, s, left)
+        taps.append(len(matrix) // s)
+        folded = _apply_along(folded, axis + 2, matrix)
+    out_channels, in_channels = weight.shape[:2]
+    split = [v for s, e in zip(scales, taps, strict=True) for v in (s, e)]
+    folded = folded.reshape(out_channels, in_channels, *split)
+    order = [0, *(2 + 2 * a for a in range(rank)), 1, *(3 + 2 * a for a in range(rank))]
+    folded = folded.permute(order).reshape(out_channels * math.prod(scales), in_channels, *taps)
+    if not padded:
+        coarse = _coarse_padding(pads, scales)
+        if all(left == right for left, right in coarse):
+            phases = _CONV[rank](x, folded, padding=[left for left, _ in coarse])
+        else:
+            phases = _CONV[rank](_pad(x, coarse, "zeros"), folded)
+    else:
+        phases = _CONV[rank](x, folded)
+    return pixel_shuffle_nd(phases, scales)
+
+
+def _reflect_index(n: Tensor, size: int) -> Tensor:
+    n = torch.where(n < 0, -n, n)
+    return torch.where(n >= size, 2 * (size - 1) - n, n)
+
+
+def _reflect_window(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    scales: tuple[int, ...],
+    pads: list[tuple[int, int]],
+    axis: int,
+    start: int,
+    stop: int,
+) -> Tensor:
+    """Exact naive outputs ``start:stop`` along ``axis`` (all of every other axis), reflect mode.
+
+    The reflect-padded upsampled input is gathered directly from ``x`` for just that window.
+    """
+    rank = weight.dim() - 2
+    gathered = x
+    for a in range(rank):
+        size, s, (left, right), k = x.shape[a + 2], scales[a], pads[a], weight.shape[a + 2]
+        first, last = (
+            (start - left, stop - left + k - 1) if a == axis else (-left, size * s + right)
+        )
+        fine = torch.arange(first, last, device=x.device)
+        coarse = torch.div(_reflect_index(fine, size * s), s, rounding_mode="floor")
+        gathered = gathered.index_select(a + 2, coarse)
+    return _CONV[rank](gathered, weight, bias)
+
+
+def _resize_conv_fused(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    scales: tuple[int, ...],
+    padding_mode: str,
+    form: str,
+) -> Tensor:
+    rank = weight.dim() - 2
+    pads = _same_padding(weight.shape[2:])
+    sizes = [L * s for L, s in zip(x.shape[2:], scales, strict=True)]
+    _check_padding_fits(sizes, pads, padding_mode, f"resize_conv{rank}d")
+    # Border samples where reflect padding of the upsampled tensor differs from the
+    # upsampling of a replicate-padded input: reflect reaches back past the first block.
+    borders = [
+        (max(0, left - s + 1), max(0, right - s + 1)) if padding_mode == "reflect" else (0, 0)
+        for (left, right), s in zip(pads, scales, strict=True)
+    ]
+    if any(
+        b_left + b_right >= size for (b_left, b_right), size in zip(borders, sizes, strict=True)
+    ):
+        return _resize_conv_naive(
+            x, weight, bias, tuple(map(float, scales)), "nearest", padding_mode
+        )
+    padded = padding_mode != "zeros"
+    if padded:
+        coarse_mode = "replicate" if padding_mode == "reflect" else padding_mode
+        source = _pad(x, _coarse_padding(pads, scales), coarse_mode)
+    else:
+        source = x
+    if form == "transpose":
+        out = _resize_conv_transpose(source, weight, scales, pads, padded)
+    elif form == "subpixel":
+        out = _resize_conv_subpixel(source, weight, scales, pads, padded)
+    else:
+        raise CheckerscopeError(f"fused form must be 'transpose' or 'subpixel', got {form!r}")
+    if bias is not None:
+        out = out + bias.reshape(1, -1, *([1] * rank))
+    for axis, (b_left, b_right) in enumerate(borders):
+        if not (b_left or b_right):
+            continue
+        size = sizes[axis]
+        pieces = [out.narrow(axis + 2, b_left, size - b_left - b_right)]
+        if b_left:
+            pieces.insert(0, _reflect_window(x, weight, bias, scales, pads, axis, 0, b_left))
+        if b_right:
+            pieces.append(
+                _reflect_window(x, weight, bias, scales, pads, axis, size - b_right, size)
+            )
+        out = torch.cat(pieces, dim=axis + 2)
+    return out
+
+
+def _resize_conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    scale_factor: ScaleOrTuple,
+    mode: str,
+    padding_mode: str,
+    fused: bool | None,
+    rank: int,
+    form: str | None = None,
+) -> Tensor:
+    what = f"resize_conv{rank}d"
+    _check_weight(weight, rank, what)
+    _check_input(x, rank, weight.shape[1], what)
+    scales = _scales(scale_factor, rank)
+    mode = _resize_mode(mode, rank)
+    _check_padding_mode(padding_mode)
+    integer = _integer_scales(scales)
+    fusable = mode in _NEAREST_MODES and integer is not None
+    if fused and not fusable:
+        raise CheckerscopeError(
+            f"{what}: fused=True needs mode 'nearest' and integer scale factors, "
+            f"got mode={mode!r}, scale_factor={scale_factor!r}"
+        )
+    if fusable and fused is not False:
+        assert integer is not None
+        return _resize_conv_fused(x, weight, bias, integer, padding_mode, form or _FUSED_FORM)
+    return _resize_conv_naive(x, weight, bias, scales, mode, padding_mode)
+
+
+def resize_conv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    scale_factor: ScaleOrTuple = 2,
+    mode: str = "nearest",
+    padding_mode: str = "zeros",
+    fused: bool | None = None,
+) -> Tensor:
+    """Upsample a signal by ``scale_factor`` then convolve with "same" padding (Odena et al. 2016).
+
+    See :func:`resize_conv2d`; ``x`` is ``(N, C_in, L)`` and ``weight`` ``(C_out, C_in, k)``.
+
+    Examples:
+        >>> import torch
+        >>> resize_conv1d(torch.randn(2, 4, 16), torch.randn(8, 4, 3), scale_factor=4).shape
+        torch.Size([2, 8, 64])
+    """
+    return _resize_conv(x, weight, bias, scale_factor, mode, padding_mode, fused, rank=1)
+
+
+def resize_conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    scale_factor: ScaleOrTuple = 2,
+    mode: str = "nearest",
+    padding_mode: str = "zeros",
+    fused: bool | None = None,
+) -> Tensor:
+    """Upsample by ``scale_factor`` then convolve with "same" padding (Odena et al. 2016).
+
+    The result equals ``F.interpolate(x, scale_factor=s, mode=mode)`` followed by
+    ``F.pad(..., mode=padding_mode)`` and ``F.conv2d``; the padding is
+    ``((k - 1) // 2, k // 2)`` per axis (torch's ``padding="same"``: an even kernel puts its
+    extra sample on the far side). For nearest modes with integer scale factors the fused
+    path computes the same numbers as one transposed convolution of ``x``.
+
+    Args:
+        x: input of shape ``(N, C_in, H, W)``.
+        weight: convolution weight ``(C_out, C_in, kH, kW)``, as in ``nn.Conv2d``.
+        bias: optional ``(C_out,)``.
+        scale_factor: upsampling factor, one number or one per axis.
+        mode: ``"nearest"``, ``"nearest-exact"`` or ``"bilinear"`` (``align_corners=False``).
+        padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``, applied to
+            the upsampled tensor as ``nn.Conv2d(padding_mode=...)`` would.
+        fused: ``True`` forces the fused path (an error when it does not exist), ``False``
+            forces interpolate + conv, ``None`` picks the fused path whenever it exists.
+
+    Returns:
+        ``(N, C_out, floor(s*H), floor(s*W))``.
+
+    Examples:
+        >>> import torch
+        >>> x, w = torch.randn(2, 3, 4, 5), torch.randn(6, 3, 3, 3)
+        >>> resize_conv2d(x, w).shape
+        torch.Size([2, 6, 8, 10])
+        >>> naive = torch.nn.functional.conv2d(
+        ...     torch.nn.functional.interpolate(x, scale_factor=2), w, padding=1)
+        >>> bool(torch.allclose(resize_conv2d(x, w), naive, atol=1e-5))
+        True
+        >>> resize_conv2d(x, w, mode="bilinear", fused=True)
+        Traceback (most recent call last):
+        ...
+        checkerscope.errors.CheckerscopeError: resize_conv2d: fused=True needs mode 'nearest' ...
+    """
+    return _resize_conv(x, weight, bias, scale_factor, mode, padding_mode, fused, rank=2)
+
+
+def resize_conv3d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    scale_factor: ScaleOrTuple = 2,
+    mode: str = "nearest",
+    padding_mode: str = "zeros",
+    fused: bool | None = None,
+) -> Tensor:
+    """Upsample a volume by ``scale_factor`` then convolve with "same" padding (Odena et al. 2016).
+
+    See :func:`resize_conv2d`; ``x`` is ``(N, C_in, D, H, W)``, ``mode`` may be
+    ``"trilinear"``.
+
+    Examples:
+        >>> import torch
+        >>> resize_conv3d(torch.randn(1, 2, 2, 3, 4), torch.randn(4, 2, 3, 3, 3)).shape
+        torch.Size([1, 4, 4, 6, 8])
+    """
+    return _resize_conv(x, weight, bias, scale_factor, mode, padding_mode, fused, rank=3)
+
+
+# --------------------------------------------------------------------------------------
+# Sub-pixel convolution and ICNR
+# --------------------------------------------------------------------------------------
+
+
+def _sub_pixel_conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    scale_factor: IntOrTuple,
+    padding_mode: str,
+    rank: int,
+) -> Tensor:
+    what = f"sub_pixel_conv{rank}d"
+    _check_weight(weight, rank, what)
+    _check_input(x, rank, weight.shape[1], what)
+    _check_padding_mode(padding_mode)
+    scales = _per_axis(scale_factor, rank, "scale_factor")
+    phases = math.prod(scales)
+    if weight.shape[0] % phases:
+        raise CheckerscopeError(
+            f"{what}: weight has {weight.shape[0]} output channels, not a multiple of the "
+            f"{phases} phases of scale_factor={scale_factor!r}"
+        )
+    _check_padding_fits(x.shape[2:], _same_padding(weight.shape[2:]), padding_mode, what)
+    return pixel_shuffle_nd(_conv_same(x, weight, bias, padding_mode), scales)
+
+
+def sub_pixel_conv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    scale_factor: int = 2,
+    padding_mode: str = "zeros",
+) -> Tensor:
+    """Convolve to ``C_out * s`` channels, then 1-D pixel shuffle (Shi et al. 2016).
+
+    Examples:
+        >>> import torch
+        >>> sub_pixel_conv1d(torch.randn(2, 3, 10), torch.randn(8, 3, 3), scale_factor=4).shape
+        torch.Size([2, 2, 40])
+    """
+    return _sub_pixel_conv(x, weight, bias, scale_factor, padding_mode, rank=1)
+
+
+def sub_pixel_conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    scale_factor: IntOrTuple = 2,
+    padding_mode: str = "zeros",
+) -> Tensor:
+    """Convolve to ``C_out * s**2`` channels, then pixel shuffle (Shi et al. 2016).
+
+    ``weight`` is ``(C_out * s**2, C_in, k, k)``; initialise it with :func:`icnr_` to start
+    free of checkerboard artifacts.
+
+    Examples:
+        >>> import torch
+        >>> sub_pixel_conv2d(torch.randn(2, 3, 5, 5), torch.randn(16, 3, 3, 3)).shape
+        torch.Size([2, 4, 10, 10])
+    """
+    return _sub_pixel_conv(x, weight, bias, scale_factor, padding_mode, rank=2)
+
+
+def icnr_(
+    weight: Tensor,
+    scale_factor: IntOrTuple = 2,
+    init: Callable[[Tensor], object] = torch.nn.init.kaiming_normal_,
+) -> Tensor:
+    """ICNR initialisation of a sub-pixel convolution weight, in place (Aitken et al. 2017).
+
+    A base kernel of shape ``(C_out, C_in, k...)`` is drawn with ``init`` and repeated for
+    every one of the ``prod(s)`` phases of each output channel, so all phases are equal and
+    the sub-pixel convolution is exactly ``nearest_upsample(conv(x, base))``: every output
+    block of ``s x s`` samples is constant, free of checkerboard at initialisation.
+
+    Args:
+        weight: ``(C_out * prod(s), C_in, k...)``, the layout of :func:`sub_pixel_conv2d`.
+        scale_factor: the pixel-shuffle factor, one int or one per spatial axis.
+        init: initialiser applied to the base kernel.
+
+    Returns:
+        ``weight``, modified in place.
+
+    Examples:
+        >>> import torch
+        >>> w = icnr_(torch.empty(8, 3, 3, 3), scale_factor=2)
+        >>> bool(torch.equal(w[0], w[3])), bool(torch.equal(w[4], w[7]))
+        (True, True)
+    """
+    rank = weight.dim() - 2
+    scales = _per_axis(scale_factor, max(rank, 1), "scale_factor")
+    phases = math.prod(scales)
+    if rank < 1 or weight.shape[0] % phases:
+        raise CheckerscopeError(
+            f"icnr_: expected a weight (C_out*{phases}, C_in, k...), got {tuple(weight.shape)}"
+        )
+    base = torch.empty(
+        weight.shape[0] // phases, *weight.shape[1:], dtype=weight.dtype, device=weight.device
+    )
+    init(base)
+    with torch.no_grad():
+        weight.copy_(base.repeat_interleave(phases, dim=0))
+    return weight
+
+
+# --------------------------------------------------------------------------------------
+# Transposed convolution followed by a fixed smoothing filter
+# --------------------------------------------------------------------------------------
+
+
+def binomial_filter(size: int, dtype: torch.dtype | None = None) -> Tensor:
+    """The normalised 1-D binomial filter of ``size`` taps: ``C(size-1, i) / 2**(size-1)``.
+
+    Examples:
+        >>> binomial_filter(4)
+        tensor([0.1250, 0.3750, 0.3750, 0.1250])
+        >>> binomial_filter(1)
+        tensor([1.])
+    """
+    if not isinstance(size, int) or size < 1:
+        raise CheckerscopeError(f"filter_size must be an int >= 1, got {size!r}")
+    taps = [math.comb(size - 1, i) for i in range(size)]
+    return torch.tensor(taps, dtype=dtype or torch.get_default_dtype()) / 2 ** (size - 1)
+
+
+def smoothing_filter(name: str, stride: int, dtype: torch.dtype | None = None) -> Tensor:
+    """1-D smoothing filter (sum 1) applied after a stride-``stride`` transposed convolution.
+
+    ``"hold"`` is the zero-order hold (a box of ``stride`` taps, Sugawara et al. 2018/19): it
+    turns zero insertion into nearest upsampling, so any kernel size covers evenly.
+    ``"binomial4"`` is ``[1, 3, 3, 1] / 8``, StyleGAN2's upsampling filter (Karras et al. 2020);
+    it contains the 2-tap box, so it evens out stride 2 only.
+
+    Examples:
+        >>> smoothing_filter("hold", 3)
+        tensor([0.3333, 0.3333, 0.3333])
+    """
+    if name == "hold":
+        return torch.full((stride,), 1.0 / stride, dtype=dtype or torch.get_default_dtype())
+    if name == "binomial4":
+        if stride != 2:
+            raise CheckerscopeError(
+                f"filter 'binomial4' evens out stride 2 only, got stride={stride}; use 'hold'"
+            )
+        return binomial_filter(4, dtype)
+    raise CheckerscopeError(f"filter must be one of {', '.join(BINOMIAL_FILTERS)}, got {name!r}")
+
+
+def _filtered_deconv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: int,
+    taps: Tensor,
+    rank: int,
+) -> Tensor:
+    what = f"filtered_deconv{rank}d"
+    _check_weight(weight, rank, what)
+    _check_input(x, rank, weight.shape[0], what)
+    if not isinstance(stride, int) or stride < 1:
+        raise CheckerscopeError(f"{what}: stride must be an int >= 1, got {stride!r}")
+    taps = taps.to(dtype=x.dtype, device=x.device)
+    channels, f = weight.shape[1], taps.numel()
+    full = _CONV_TRANSPOSE[rank](x, weight, stride=stride)
+    kernel = taps
+    for _ in range(rank - 1):
+        kernel = kernel[..., None] * taps
+    depthwise = kernel.flip(list(range(rank))).expand(channels, 1, *kernel.shape)
+    smoothed = _CONV[rank](full, depthwise, padding=f - 1, groups=channels)
+    for axis in range(rank):
+        k = weight.shape[axis + 2]
+        smoothed = smoothed.narrow(axis + 2, (k + f - 1 - stride) // 2, x.shape[axis + 2] * stride)
+    if bias is not None:
+        smoothed = smoothed + bias.reshape(1, -1, *([1] * rank))
+    return smoothed
+
+
+def filtered_deconv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int = 2,
+    filter: str = "hold",
+) -> Tensor:
+    """Transposed convolution then a fixed smoothing filter, 1-D (Sugawara et al. 2018/19).
+
+    See :func:`filtered_deconv2d`.
+
+    Examples:
+        >>> import torch
+        >>> filtered_deconv1d(torch.randn(1, 2, 8), torch.randn(2, 3, 4), stride=2).shape
+        torch.Size([1, 3, 16])
+    """
+    return _filtered_deconv(x, weight, bias, stride, smoothing_filter(filter, stride), rank=1)
+
+
+def filtered_deconv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int = 2,
+    filter: str = "hold",
+) -> Tensor:
+    """Transposed convolution then a fixed smoothing filter (Sugawara et al.; StyleGAN2).
+
+    The full transposed-convolution output is filtered depthwise by the separable
+    ``smoothing_filter(filter, stride)`` and centred to exactly ``stride`` times the input
+    size; the bias is added last, so it stays uniform up to the borders.
+
+    Args:
+        x: ``(N, C_in, H, W)``.
+        weight: ``(C_in, C_out, k, k)``, the layout of ``nn.ConvTranspose2d``.
+        bias: optional ``(C_out,)``.
+        stride: upsampling factor.
+        filter: ``"hold"`` (zero-order hold) or ``"binomial4"`` (stride 2 only).
+
+    Examples:
+        >>> import torch
+        >>> y = filtered_deconv2d(torch.ones(1, 1, 6, 6), torch.ones(1, 1, 3, 3), stride=2)
+        >>> y[0, 0, 4:8, 4:8]
+        tensor([[2.2500, 2.2500, 2.2500, 2.2500],
+                [2.2500, 2.2500, 2.2500, 2.2500],
+                [2.2500, 2.2500, 2.2500, 2.2500],
+                [2.2500, 2.2500, 2.2500, 2.2500]])
+    """
+    return _filtered_deconv(x, weight, bias, stride, smoothing_filter(filter, stride), rank=2)
+
+
+# --------------------------------------------------------------------------------------
+# Bilinear additive upsampling
+# --------------------------------------------------------------------------------------
+
+
+def bilinear_additive_upsample(x: Tensor, out_channels: int, scale_factor: float = 2) -> Tensor:
+    """Linear upsampling, then sum of each group of ``C_in / C_out`` channels (Wojna et al. 2017).
+
+    Both steps are linear and act on different axes, so the channel sums are taken first on
+    the small input: the same numbers for ``C_in / C_out`` times less interpolation. The
+    rank (1-3 spatial axes) comes from ``x``; interpolation is (bi/tri)linear with
+    ``align_corners=False``.
+
+    Examples:
+        >>> import torch
+        >>> bilinear_additive_upsample(torch.ones(1, 8, 3, 3), 2)[0, :, 0, 0]
+        tensor([4., 4.])
+    """
+    rank = x.dim() - 2 if isinstance(x, Tensor) else 0
+    what = "bilinear_additive_upsample"
+    if rank not in (1, 2, 3):
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise CheckerscopeError(f"{what}: expected input of shape (N, C, *spatial), got {shape}")
+    if not isinstance(out_channels, int) or out_channels < 1 or x.shape[1] % out_channels:
+        raise CheckerscopeError(
+            f"{what}: input channels {x.shape[1]} must be a multiple of out_channels "
+            f"{out_channels!r} (input shape {tuple(x.shape)})"
+        )
+    scales = _scales(scale_factor, rank)
+    summed = x.reshape(x.shape[0], out_channels, -1, *x.shape[2:]).sum(dim=2)
+    scale_arg = scales if len(set(scales)) > 1 else scales[0]
+    return F.interpolate(
+        summed, scale_factor=scale_arg, mode=_LINEAR_NAMES[rank], align_corners=False
+    )
+
+
+def bilinear_additive_upsample2d(x: Tensor, out_channels: int, scale_factor: float = 2) -> Tensor:
+    """Bilinear additive upsampling of images (Wojna et al. 2017); see
+    :func:`bilinear_additive_upsample`.
+
+    Examples:
+        >>> import torch
+        >>> bilinear_additive_upsample2d(torch.randn(2, 8, 4, 4), 2).shape
+        torch.Size([2, 2, 8, 8])
+    """
+    _check_input(x, 2, None, "bilinear_additive_upsample2d")
+    return bilinear_additive_upsample(x, out_channels, scale_factor)
+
+
+# --------------------------------------------------------------------------------------
+# Anti-aliased pooling
+# --------------------------------------------------------------------------------------
+
+
+def _blur_pool(
+    x: Tensor, stride: int, filter_size: int, padding_mode: str, rank: int, taps: Tensor | None
+) -> Tensor:
+    what = f"blur_pool{rank}d"
+    _check_input(x, rank, None, what)
+    _check_padding_mode(padding_mode)
+    if not isinstance(stride, int) or stride < 1:
+        raise CheckerscopeError(f"{what}: stride must be an int >= 1, got {stride!r}")
+    if taps is None:
+        taps = binomial_filter(filter_size)
+    taps = taps.to(dtype=x.dtype, device=x.device)
+    kernel = taps
+    for _ in range(rank - 1):
+        kernel = kernel[..., None] * taps
+    channels = x.shape[1]
+    pads = _same_padding((taps.numel(),) * rank)
+    _check_padding_fits(x.shape[2:], pads, padding_mode, what)
+    depthwise = kernel.expand(channels, 1, *kernel.shape)
+    return _CONV[rank](_pad(x, pads, padding_mode), depthwise, stride=stride, groups=channels)
+
+
+def blur_pool1d(
+    x: Tensor, stride: int = 2, filter_size: int = 4, padding_mode: str = "reflect"
+) -> Tensor:
+    """Binomial low-pass filter then subsampling of a signal (Zhang 2019).
+
+    Examples:
+        >>> import torch
+        >>> blur_pool1d(torch.ones(1, 2, 9)).shape
+        torch.Size([1, 2, 5])
+    """
+    return _blur_pool(x, stride, filter_size, padding_mode, rank=1, taps=None)
+
+
+def blur_pool2d(
+    x: Tensor, stride: int = 2, filter_size: int = 4, padding_mode: str = "reflect"
+) -> Tensor:
+    """Binomial low-pass filter then subsampling: anti-aliased downsampling (Zhang 2019).
+
+    The separable filter has ``filter_size`` binomial taps per axis (1 = plain subsampling);
+    the input is padded ``((f - 1) // 2, f // 2)`` in ``padding_mode``, so the output is
+    ``ceil(H / stride) x ceil(W / stride)``.
+
+    Examples:
+        >>> import torch
+        >>> y = blur_pool2d(torch.full((1, 3, 7, 8), 5.0), stride=2, filter_size=4)
+        >>> tuple(y.shape), bool(torch.allclose(y, torch.tensor(5.0)))
+        ((1, 3, 4, 4), True)
+    """
+    return _blur_pool(x, stride, filter_size, padding_mode, rank=2, taps=None)
