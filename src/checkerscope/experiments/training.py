@@ -284,3 +284,110 @@ def median_iqr(values: np.ndarray) -> tuple[float, float, float]:
 def resample_to(images: torch.Tensor, size: int) -> torch.Tensor:
     """Bicubic resampling of (N, C, H, W) to ``size`` x ``size`` (a reference baseline)."""
     return F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
+
+
+@dataclass
+class SuperResolutionRun:
+    """A trained :class:`SuperResolver` and what was measured along the way.
+
+    Attributes:
+        model: the trained model (on the device it was trained on, in eval mode).
+        log: the training log; each checkpoint dict holds ``"excess_p<period>"`` (per-image
+            excess score, list of floats) for every period asked, ``"mse"`` and ``"step"``.
+        final_outputs: the model's outputs for the evaluation inputs after training (CPU).
+    """
+
+    model: SuperResolver
+    log: TrainLog
+    final_outputs: torch.Tensor
+
+
+def train_super_resolver(
+    kind: str,
+    train_targets: torch.Tensor,
+    eval_targets: torch.Tensor,
+    *,
+    factor: int = 4,
+    steps: int,
+    width: int = 32,
+    batch_size: int = 16,
+    lr: float = 2e-3,
+    seed: int = 0,
+    checkpoints: Sequence[int] = (),
+    periods: Sequence[int | str] = (2, 4),
+    device: str = "cpu",
+    progress: Callable[[float], None] | None = None,
+) -> SuperResolutionRun:
+    """Train a :class:`SuperResolver` to rebuild targets from their box-downsampled versions.
+
+    The loss is the mean squared error; batches are drawn (with a seeded generator) from
+    ``train_targets``. At each checkpoint the model upsamples the box-downsampled
+    ``eval_targets`` and the outputs are scored against the targets' own scores.
+
+    Args:
+        kind: the upsampling layer (:data:`UPSAMPLE_KINDS`).
+        train_targets: (N, 3, H, W) high-resolution training images in [0, 1].
+        eval_targets: (M, 3, H, W) held-out high-resolution images.
+        factor: upsampling factor, a power of two (2 per stage).
+        steps: number of Adam updates.
+        width: feature channels.
+        batch_size: images per update.
+        lr: Adam learning rate.
+        seed: seeds the initial weights and the batch order.
+        checkpoints: steps at which the outputs are scored (0 = at initialisation).
+        periods: checkerboard periods scored at each checkpoint.
+        device: torch device for the model.
+        progress: called with the fraction of training done.
+
+    Returns:
+        The :class:`SuperResolutionRun`.
+    """
+    stages = int(round(np.log2(factor)))
+    if 2**stages != factor or stages < 1:
+        raise CheckerscopeError(f"factor must be a power of two >= 2, got {factor}")
+    torch.manual_seed(seed)
+    model = SuperResolver(kind, width=width, stages=stages).to(device)
+    train_inputs = F.avg_pool2d(train_targets, factor).to(device)
+    train_targets = train_targets.to(device)
+    eval_inputs = F.avg_pool2d(eval_targets, factor).to(device)
+    batches = torch.Generator().manual_seed(seed)
+
+    def loss_of_step(step: int) -> torch.Tensor:
+        index = torch.randint(0, train_targets.shape[0], (batch_size,), generator=batches)
+        index = index.to(device)
+        return F.mse_loss(model(train_inputs[index]), train_targets[index])
+
+    def evaluate(step: int) -> dict:
+        outputs = model(eval_inputs).cpu()
+        result: dict = {"step": step, "mse": float(F.mse_loss(outputs, eval_targets))}
+        for period in periods:
+            result[f"excess_p{period}"] = excess_db(outputs, eval_targets, period).tolist()
+        return result
+
+    log = train(
+        model,
+        loss_of_step,
+        steps=steps,
+        lr=lr,
+        checkpoints=checkpoints,
+        evaluate=evaluate,
+        progress=progress,
+    )
+    model.eval()
+    with torch.no_grad():
+        final = model(eval_inputs).cpu()
+    return SuperResolutionRun(model=model, log=log, final_outputs=final)
+
+
+def checkpoint_steps(steps: int, count: int) -> list[int]:
+    """``count`` roughly log-spaced checkpoint steps from 0 to ``steps`` (both included).
+
+    Examples:
+        >>> checkpoint_steps(1000, 6)
+        [0, 20, 53, 141, 376, 1000]
+    """
+    if count < 2 or steps < 1:
+        return [0, max(steps, 0)]
+    raw = np.geomspace(max(1.0, steps / 50), steps, count - 1)
+    picked = sorted({0, *(int(round(v)) for v in raw), steps})
+    return picked
