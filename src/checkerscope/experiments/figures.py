@@ -141,8 +141,9 @@ def sample_grid(
         title: figure title.
         stretch: contrast-stretch each image (1st-99th percentile) so faint grids show;
             say so in ``caption``.
-        zoom: crop each image to its top-left ``zoom`` x ``zoom`` pixels (a close-up makes
-            a 2-pixel grid visible at report size); ``None`` shows the whole image.
+        zoom: crop each image to a central ``zoom`` x ``zoom`` window (a close-up makes
+            a 2-pixel grid visible at report size; the window starts at a multiple of 8 so
+            grids of period 2, 4 and 8 keep their phase); ``None`` shows the whole image.
         cmap: colour map for single-channel images.
         caption: small text under the grid.
 
@@ -168,7 +169,9 @@ def sample_grid(
                 continue
             image = to_display(rows[name][c])
             if zoom is not None:
-                image = image[:zoom, :zoom]
+                top = max(0, (image.shape[0] - zoom) // 2) // 8 * 8
+                left = max(0, (image.shape[1] - zoom) // 2) // 8 * 8
+                image = image[top : top + zoom, left : left + zoom]
             if stretch:
                 image = contrast_stretch(image, per_channel=image.ndim == 3)
             else:
@@ -193,8 +196,9 @@ def bar_chart(
     threshold_label: str = "",
     log: bool = False,
     annotate: bool = True,
+    statistic: str = "mean",
 ) -> Figure:
-    """Bars of the mean of each group, with the individual values as dots.
+    """Bars of the mean (or median) of each group, with the individual values as dots.
 
     Args:
         groups: label -> values (one per seed / sample) or a single value.
@@ -203,14 +207,16 @@ def bar_chart(
         threshold: draw a dashed horizontal line at this value (e.g. the verdict rule's).
         threshold_label: legend text for the line.
         log: log-scaled y axis.
-        annotate: print the mean above each bar.
+        annotate: print the bar's value above it.
+        statistic: ``"mean"`` or ``"median"``: what the bar shows.
 
     Returns:
         The figure.
     """
     labels = list(groups)
     values = [np.atleast_1d(np.asarray(groups[k], dtype=np.float64)) for k in labels]
-    means = [float(np.mean(v)) if v.size else float("nan") for v in values]
+    centre = np.median if statistic == "median" else np.mean
+    means = [float(centre(v)) if v.size else float("nan") for v in values]
     fig = Figure(figsize=(max(4.0, 1.1 * len(labels) + 1.5), 3.6))
     ax = fig.subplots()
     x = np.arange(len(labels))
@@ -223,9 +229,11 @@ def bar_chart(
     if annotate:
         for i, m in enumerate(means):
             if np.isfinite(m):
+                # above the highest dot (below the lowest for negative bars)
+                anchor = max(m, float(values[i].max())) if m >= 0 else min(m, values[i].min())
                 ax.annotate(
                     _format_number(m),
-                    (x[i], m),
+                    (x[i], anchor),
                     textcoords="offset points",
                     xytext=(0, 3 if m >= 0 else -11),
                     ha="center",
