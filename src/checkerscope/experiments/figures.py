@@ -338,15 +338,15 @@ def heatmaps(
             ax.axis("off")
             continue
         array = arrays[i]
-        ax.imshow(array, cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax)
+        shown = ax.imshow(array, cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax)
         ax.set_title(names[i], fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
         if annotate and array.shape[0] <= 16 and array.shape[1] <= 16:
-            lo, hi = (vmin, vmax) if shared_scale else (array.min(), array.max())
-            middle = (lo + hi) / 2
             size = 8 if max(array.shape) <= 8 else 6
             for (r, c), value in np.ndenumerate(array):
+                red, green, blue, _ = shown.cmap(shown.norm(value))
+                dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
                 ax.text(
                     c,
                     r,
@@ -354,7 +354,7 @@ def heatmaps(
                     ha="center",
                     va="center",
                     fontsize=size,
-                    color="white" if value < middle else "black",
+                    color="white" if dark else "black",
                 )
     if title:
         fig.suptitle(title, fontsize=11)
