@@ -300,25 +300,83 @@ def _neighbours_of(
     return [chosen[i % len(chosen)] for i in range(_NEIGHBOURS)]
 
 
-@lru_cache(maxsize=64)
+def _nearest_usable(
+    rows: np.ndarray, cols: np.ndarray, usable: np.ndarray, distance: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per harmonic (row of the candidate arrays), the ``_NEIGHBOURS`` nearest usable bins.
+
+    Candidates are ordered by ``distance`` already; returns ``None`` when some harmonic has
+    fewer usable distinct candidates than needed.
+    """
+    # drop repeats of one bin (the candidate square wraps around in small spectra)
+    flat = rows * (cols.max() + 1) + cols
+    order = np.argsort(flat, axis=1, kind="stable")
+    sorted_flat = np.take_along_axis(flat, order, axis=1)
+    repeat = np.zeros_like(usable)
+    np.put_along_axis(repeat, order[:, 1:], sorted_flat[:, 1:] == sorted_flat[:, :-1], axis=1)
+    usable = usable & ~repeat
+    if (usable.sum(axis=1) < _NEIGHBOURS).any():
+        return None
+    key = np.where(usable, distance, np.inf)
+    pick = np.argsort(key, axis=1, kind="stable")[:, :_NEIGHBOURS]
+    return np.take_along_axis(rows, pick, axis=1), np.take_along_axis(cols, pick, axis=1)
+
+
+@lru_cache(maxsize=512)
 def _layout(height: int, width: int, period: tuple[int, int], device: str) -> _Layout:
     period_h, period_w = period
     step_h, step_w = height // period_h, width // period_w
 
-    def is_harmonic(q: int, r: int) -> bool:
-        return q % step_h == 0 and r % step_w == 0
+    def is_harmonic(q: Any, r: Any) -> Any:
+        return (q % step_h == 0) & (r % step_w == 0)
 
     harmonics = [(a, b) for a in range(period_h) for b in range(period_w) if (a, b) != (0, 0)]
-    bins = [(a * step_h, b * step_w) for a, b in harmonics]
-    for q, r in list(bins):
-        neighbours = _neighbours_of(q, r, height, width, is_harmonic)
-        if not neighbours:
-            raise CheckerscopeError(
-                f"image of size {height}x{width} is too small for period {period_h}x{period_w}"
+    harmonic_bins = np.array([(a * step_h, b * step_w) for a, b in harmonics], dtype=np.int64)
+    neighbour_rows = np.zeros((len(harmonics), _NEIGHBOURS), dtype=np.int64)
+    neighbour_cols = np.zeros_like(neighbour_rows)
+    on_axis = (harmonic_bins[:, 0] == 0) | (harmonic_bins[:, 1] == 0)
+    for axis_kind in (True, False):
+        which = np.flatnonzero(on_axis == axis_kind)
+        if not len(which):
+            continue
+        q0, r0 = harmonic_bins[which, :1], harmonic_bins[which, 1:]
+        if axis_kind:
+            # along the axis the harmonic lies on (the only axis when height or width is 1)
+            length = np.where(q0 == 0, width, height)
+            steps = np.arange(1, max(height, width))
+            offsets = np.stack([steps, -steps], axis=1).reshape(-1)[None, :]
+            along_rows = q0 == 0
+            rows = np.where(along_rows, 0, (q0 + offsets) % height)
+            cols = np.where(along_rows, (r0 + offsets) % width, 0)
+            distance = np.broadcast_to(np.abs(offsets).astype(float), rows.shape)
+            usable = (np.abs(offsets) < length) & ((rows != 0) | (cols != 0))
+        else:
+            span = np.arange(-_OFF_AXIS_RADIUS, _OFF_AXIS_RADIUS + 1)
+            dq, dr = (d.reshape(1, -1) for d in np.meshgrid(span, span, indexing="ij"))
+            rows, cols = (q0 + dq) % height, (r0 + dr) % width
+            distance = np.broadcast_to(np.hypot(dq, dr), rows.shape)
+            usable = (rows != 0) & (cols != 0) & ((dq != 0) | (dr != 0))
+        usable = usable & ~is_harmonic(rows, cols)
+        picked = _nearest_usable(rows, cols, usable, distance)
+        if picked is not None:
+            neighbour_rows[which], neighbour_cols[which] = picked
+            continue
+        for index in which:  # small spectra: search wider, repeat what there is
+            chosen = _neighbours_of(
+                int(harmonic_bins[index, 0]),
+                int(harmonic_bins[index, 1]),
+                height,
+                width,
+                lambda q, r: bool(is_harmonic(q, r)),
             )
-        bins.extend(neighbours)
-    rows = np.array([q for q, _ in bins], dtype=np.int64)
-    cols = np.array([r for _, r in bins], dtype=np.int64)
+            if not chosen:
+                raise CheckerscopeError(
+                    f"image of size {height}x{width} is too small for period {period_h}x{period_w}"
+                )
+            neighbour_rows[index] = [q for q, _ in chosen]
+            neighbour_cols[index] = [r for _, r in chosen]
+    rows = np.concatenate([harmonic_bins[:, 0], neighbour_rows.reshape(-1)])
+    cols = np.concatenate([harmonic_bins[:, 1], neighbour_cols.reshape(-1)])
     half = width // 2 + 1
     conjugate = cols >= half
     rfft_rows = np.where(conjugate, (-rows) % height, rows)
@@ -346,9 +404,9 @@ def _layout(height: int, width: int, period: tuple[int, int], device: str) -> _L
 
 @dataclass(frozen=True)
 class _Energies:
-    harmonic: torch.Tensor  # (N, C) summed harmonic-bin energy
-    expected: torch.Tensor  # (N, C) summed expected energy
-    floor: torch.Tensor  # (N, C) floor per harmonic bin
+    harmonic: torch.Tensor  # (N, C, n_harmonics) energy of each harmonic bin
+    expected: torch.Tensor  # (N, C, n_harmonics) energy expected there
+    floor: torch.Tensor  # (N, C, 1) floor per harmonic bin
     harmonic_bins: torch.Tensor  # (N, C, n_harmonics) complex values of the periodic part
     n_harmonics: int
 
@@ -388,9 +446,9 @@ def _spectrum_energies(batch: torch.Tensor, period: tuple[int, int]) -> _Energie
     mean_bin_energy = x.square().mean(dim=(-2, -1)) * (height * width)
     floor = _RELATIVE_FLOOR * mean_bin_energy + _ABSOLUTE_FLOOR
     return _Energies(
-        harmonic=harmonic_energy.sum(-1),
-        expected=expected.sum(-1),
-        floor=floor,
+        harmonic=harmonic_energy,
+        expected=expected,
+        floor=floor.unsqueeze(-1),
         harmonic_bins=values[..., :n_harm],
         n_harmonics=n_harm,
     )
@@ -416,9 +474,10 @@ def _to_db(numerator: torch.Tensor, denominator: torch.Tensor) -> np.ndarray:
 
 def _score_one_period(batch: torch.Tensor, period: tuple[int, int], dims: int) -> CheckerboardScore:
     energies = _spectrum_energies(batch, period)
-    floor = energies.floor * energies.n_harmonics
-    channel_db = _to_db(energies.harmonic + floor, energies.expected + floor)
-    db = _to_db((energies.harmonic + floor).sum(-1), (energies.expected + floor).sum(-1))
+    harmonic = (energies.harmonic + energies.floor).sum(-1)
+    expected = (energies.expected + energies.floor).sum(-1)
+    channel_db = _to_db(harmonic, expected)
+    db = _to_db(harmonic.sum(-1), expected.sum(-1))
     height = batch.shape[-2] - batch.shape[-2] % period[0]
     width = batch.shape[-1] - batch.shape[-1] % period[1]
     layout = _layout(height, width, period, str(batch.device))
@@ -439,17 +498,16 @@ def _score_one_period(batch: torch.Tensor, period: tuple[int, int], dims: int) -
 def _evidence(energies: _Energies) -> torch.Tensor:
     """z-score per image of the harmonic energy against its distribution without a grid.
 
-    Without a grid, the ratio of harmonic to expected energy of each of the ``K`` bins
-    (harmonic bins times channels) has mean 1 and standard deviation about 1, so their mean
-    ``R`` has standard deviation ``1 / sqrt(K)``: ``z = sqrt(K) * (R - 1)``. Comparing
-    periods by ``z`` rather than by dB prefers the period that holds the grid: a period-2
-    grid is diluted over the 15 harmonic bins of period 4, while a period-4 grid has about
-    the same ``R`` at periods 2 and 4 but five times as many bins at period 4.
+    Without a grid, the ratio of the energy of a harmonic bin to the energy expected there
+    has mean 1 and a standard deviation of about 1, so the sum of the ``K`` ratios (harmonic
+    bins times channels) has mean ``K`` and standard deviation ``sqrt(K)``. Comparing
+    periods by this z-score rather than by dB prefers the period that holds the grid: a
+    period-2 grid is diluted over the 15 harmonic bins of period 4, while a period-4 grid
+    fills them all. Each bin counts once, whatever the energy expected there.
     """
-    k = energies.n_harmonics * energies.harmonic.shape[-1]
-    floor = energies.floor * energies.n_harmonics
-    ratio = (energies.harmonic + floor).sum(-1) / (energies.expected + floor).sum(-1)
-    return math.sqrt(k) * (ratio - 1.0)
+    ratios = (energies.harmonic + energies.floor) / (energies.expected + energies.floor)
+    k = ratios.shape[-1] * ratios.shape[-2]
+    return (ratios.sum(dim=(-2, -1)) - k) / math.sqrt(k)
 
 
 def checkerboard_score(
