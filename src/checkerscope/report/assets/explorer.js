@@ -379,7 +379,7 @@
     $("st-python").textContent = "cs.overlap([" + layers.map(pySpec).join(", ") + "], dims=2)";
     box.setAttribute("data-layers", json(layers));
     var one = cs.steady1d(layers);
-    var two = cs.overlap2d(layers, [2, 2]);
+    var two = cs.steady2d(layers);
     setStat("st-period", String(one.period), [one.period]);
     setStat("st-structural", String(one.structuralPeriod), [one.structuralPeriod]);
     setStat("st-uneven-1d", ratio(one.unevenness), one.unevenness);
@@ -474,7 +474,13 @@
         var t = hi ? e.sum / hi : 0;
         svg.appendChild(el("rect", { x: left + c * cw, y: y, width: cw, height: ch, fill: e.sum ? shade(0.15 + 0.7 * t) : "#ffffff", class: "cs-mat-cell" }));
         if (e.sum) {
-          svg.appendChild(el("text", { x: left + (c + 0.5) * cw, y: y + ch / 2, class: "cs-mat-entry", fill: inkFor(0.15 + 0.7 * t) }, entryText(e)));
+          svg.appendChild(
+            el(
+              "text",
+              { x: left + (c + 0.5) * cw, y: y + ch / 2, class: "cs-mat-entry", fill: inkFor(0.15 + 0.7 * t), "data-row": r, "data-col": c },
+              entryText(e)
+            )
+          );
         }
       }
       svg.appendChild(el("text", { x: left + M.cols * cw + sumW / 2 + 4, y: y + ch / 2, class: "cs-mat-sum", "data-row": r }, fmt(M.rowSums[r])));

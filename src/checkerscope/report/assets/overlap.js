@@ -216,6 +216,7 @@
       if (values[i] < lo) lo = values[i];
       if (values[i] > hi) hi = values[i];
     }
+    if (!(hi > 0)) return NaN; // nothing is covered at all
     if (!(lo > 0)) return Infinity;
     var u = hi / lo;
     return close(u, 1) ? 1 : u;
@@ -287,18 +288,22 @@
   /* 2-D result (same layers on both axes). With all-ones kernels and separable
    * interpolation the 2-D response of an all-ones input is the outer product of the
    * two 1-D responses, so each axis is computed in 1-D. */
-  function overlap2d(layers, shape) {
-    shape = shape === undefined ? [8, 8] : typeof shape === "number" ? [shape, shape] : shape;
+  function steady2d(layers) {
     var s = steady1d(layers);
     var pattern = outer(s.pattern, s.pattern);
-    var flat = [].concat.apply([], pattern);
     return {
-      full: outer(full1d(layers, shape[0]), full1d(layers, shape[1])),
       pattern: pattern,
       period: [s.period, s.period],
       structuralPeriod: [s.structuralPeriod, s.structuralPeriod],
-      unevenness: unevennessOf(flat),
+      unevenness: unevennessOf([].concat.apply([], pattern)),
     };
+  }
+
+  function overlap2d(layers, shape) {
+    shape = shape === undefined ? [8, 8] : typeof shape === "number" ? [shape, shape] : shape;
+    var r = steady2d(layers);
+    r.full = outer(full1d(layers, shape[0]), full1d(layers, shape[1]));
+    return r;
   }
 
   /* The layers of one upsampling stage, as the explorer defines each method. */
@@ -410,6 +415,7 @@
   api.steady1d = steady1d;
   api.overlap1d = overlap1d;
   api.overlap2d = overlap2d;
+  api.steady2d = steady2d;
   api.unevenness = unevennessOf;
   api.structuralPeriod = function (layers) {
     return structuralPeriod(normalizeAll(layers));
