@@ -130,9 +130,10 @@ def _panel_2d() -> str:
     body = f"""
 <p>An image layer paints square windows. Its coverage is the product of the two 1-D
 coverages, one per axis, so the steady-state ratio is squared: kernel 3 with stride 2 gives
-2 : 1 along a line and 4 : 1 on the plane — one bright cell, two medium, one faint in every
-2 × 2 block, the checkerboard. Padding crops the border off the output and shifts which
-phase lands on the first pixel; it does not change the steady state's values.</p>
+2&nbsp;:&nbsp;1 along a line and 4&nbsp;:&nbsp;1 on the plane — one bright cell, two medium,
+one faint in every 2&nbsp;×&nbsp;2 block, the checkerboard. Padding crops the border off the
+output and shifts which phase lands on the first pixel; it does not change the steady
+state's values.</p>
 <div class="cs-controls" role="group" aria-label="2-D deconvolution settings">{controls}</div>
 <div class="cs-twofig">
 <figure class="cs-figbox" id="d2-figure"><div id="d2-map" role="img"

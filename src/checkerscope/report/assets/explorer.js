@@ -397,16 +397,16 @@
       .map(function (stage, idx) {
         var alone = cs.steady1d(stage.layers);
         return (
-          "<tr><td>" + (idx + 1) + "</td><td>" + METHOD_NAMES[stage.method] + "</td><td>" + stage.kernel +
-          "</td><td>" + stage.factor + '</td><td class="cs-num">' + alone.period + '</td><td class="cs-num">' +
+          "<tr><td>" + (idx + 1) + "</td><td>" + METHOD_NAMES[stage.method] + ", k" + stage.kernel +
+          " \u00d7" + stage.factor + '</td><td class="cs-num">' + alone.period + '</td><td class="cs-num">' +
           ratio(alone.unevenness) + "</td></tr>"
         );
       })
       .join("");
     $("st-table").innerHTML =
       '<div class="cs-table-wrap"><table class="cs-table" id="st-stage-table"><caption>Each layer on its own (1-D)</caption>' +
-      '<thead><tr><th scope="col">layer</th><th scope="col">method</th><th scope="col">kernel</th>' +
-      '<th scope="col">factor</th><th scope="col" class="cs-num">period</th><th scope="col" class="cs-num">unevenness</th></tr></thead>' +
+      '<thead><tr><th scope="col">layer</th><th scope="col">method, kernel, factor</th>' +
+      '<th scope="col" class="cs-num">period</th><th scope="col" class="cs-num">unevenness</th></tr></thead>' +
       "<tbody>" + rowsHtml + "</tbody></table></div>";
     // the finite map last: it is the part that can fail (input too short for the stack)
     var strip = $("st-strip");
@@ -448,7 +448,7 @@
         longest = Math.max(longest, entryText(e).length);
       });
     });
-    var cw = Math.max(40, 7 * longest + 10);
+    var cw = Math.max(40, Math.round(8.5 * longest + 14));
     var ch = 24;
     var left = 24;
     var topH = 20;
