@@ -176,3 +176,22 @@ def test_explore_rejects_a_bad_port(capsys: pytest.CaptureFixture[str], tmp_path
     out = str(tmp_path / "e.html")
     assert main(["explore", "--serve", "--port", "70000", "--no-browser", "--out", out]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_explore_command_in_a_fresh_interpreter(tmp_path: Path) -> None:
+    """The real command line, as a user types it (a new process, nothing pre-imported)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "explorer.html"
+    script = Path(sys.executable).with_name("checkerscope")  # the installed entry point
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "checkerscope"]
+    proc = subprocess.run(
+        [*command, "explore", "--no-browser", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(out.resolve())
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
