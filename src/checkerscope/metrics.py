@@ -82,6 +82,11 @@ _OFF_AXIS_RADIUS = 4
 # relative to the mean energy of one bin.
 _RELATIVE_FLOOR = 1e-10
 _ABSOLUTE_FLOOR = 1e-30
+# Rounding of the FFT spreads about eps * log2(size) * |DC| over the other bins: the floor
+# covers it with this margin, so constant images score 0 dB in any float dtype.
+_PRECISION_MARGIN = 64.0
+# Per-bin energy ratio above which a bin counts no more for period="auto" (40 dB).
+_MAX_EVIDENCE_RATIO = 1e4
 
 
 def _median_of_exponentials(count: int) -> float:
@@ -403,95 +408,115 @@ def _layout(height: int, width: int, period: tuple[int, int], device: str) -> _L
 
 
 @dataclass(frozen=True)
+class _Spectrum:
+    """The transforms one batch needs, shared by every period that divides its size."""
+
+    values: torch.Tensor  # (N, C, H * (W // 2 + 1)) complex: rfft2, flattened
+    row_jump: torch.Tensor  # (N, C, W) complex: FFT of last row minus first row
+    col_jump: torch.Tensor  # (N, C, H) complex: FFT of last column minus first column
+    precision_floor: torch.Tensor  # (N, C, 1): energy the FFT's rounding can fake
+    height: int
+    width: int
+
+
+def _spectrum(x: torch.Tensor) -> _Spectrum:
+    """Transforms of a batch ``(N, C, H, W)`` already cropped to a multiple of the period.
+
+    The mean is not removed first: that would cost a pass over the batch, DC is never read,
+    and the rounding error it spreads over other bins is covered by ``precision_floor``
+    (which also makes constant images score exactly 0 dB).
+    """
+    height, width = x.shape[-2:]
+    values = torch.fft.rfft2(x).flatten(-2)
+    row_jump = torch.fft.fft(x[..., -1, :] - x[..., 0, :])
+    col_jump = torch.fft.fft(x[..., :, -1] - x[..., :, 0])
+    eps = torch.finfo(x.dtype).eps
+    # rounding spreads about eps * log2(size) * |DC| / sqrt(size) over each bin
+    dc = values[..., :1].abs()
+    precision_floor = (_PRECISION_MARGIN * eps * dc).square() / (height * width)
+    return _Spectrum(values, row_jump, col_jump, precision_floor, height, width)
+
+
+@dataclass(frozen=True)
 class _Energies:
     harmonic: torch.Tensor  # (N, C, n_harmonics) energy of each harmonic bin
     expected: torch.Tensor  # (N, C, n_harmonics) energy expected there
     floor: torch.Tensor  # (N, C, 1) floor per harmonic bin
     harmonic_bins: torch.Tensor  # (N, C, n_harmonics) complex values of the periodic part
-    n_harmonics: int
+    layout: _Layout
 
 
-def _spectrum_energies(batch: torch.Tensor, period: tuple[int, int]) -> _Energies:
-    """Harmonic and expected energies of a batch ``(N, C, H, W)`` for one period."""
-    period_h, period_w = period
-    height = batch.shape[-2] - batch.shape[-2] % period_h
-    width = batch.shape[-1] - batch.shape[-1] % period_w
-    for size, p, axis in ((height, period_h, "height"), (width, period_w, "width")):
-        if p > 1 and size < 2 * p:
-            raise CheckerscopeError(
-                f"{axis} {batch.shape[-2] if axis == 'height' else batch.shape[-1]} is too "
-                f"small for period {p}: need at least {2 * p} samples"
-            )
-    x = batch[..., :height, :width]
-    x = x - x.mean(dim=(-2, -1), keepdim=True)
-    layout = _layout(height, width, period, str(x.device))
-    spectrum = torch.fft.rfft2(x).flatten(-2)
-    values = spectrum[..., layout.rfft_index]
+def _take(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``values[..., index]``; ``index_select`` on a 2-D view is much faster on CPU."""
+    flat = values.reshape(-1, values.shape[-1]).index_select(1, index)
+    return flat.reshape(*values.shape[:-1], index.shape[0])
+
+
+def _energies(spectrum: _Spectrum, period: tuple[int, int]) -> _Energies:
+    """Harmonic and expected energies of the periodic component for one period."""
+    layout = _layout(spectrum.height, spectrum.width, period, str(spectrum.values.device))
+    values = _take(spectrum.values, layout.rfft_index)
     values = torch.where(layout.conjugate, values.conj(), values)
-    # Moisan's smooth component, only at the bins read
-    row_jump = torch.fft.fft(x[..., -1, :] - x[..., 0, :])  # A(r), (N, C, W)
-    col_jump = torch.fft.fft(x[..., :, -1] - x[..., :, 0])  # B(q), (N, C, H)
-    smooth = row_jump[..., layout.col] * layout.row_factor.to(values.dtype)
-    smooth = smooth + col_jump[..., layout.row] * layout.col_factor.to(values.dtype)
+    # subtract Moisan's smooth component, only at the bins read
+    complex_dtype = values.dtype
+    smooth = _take(spectrum.row_jump, layout.col) * layout.row_factor.to(complex_dtype)
+    smooth = smooth + _take(spectrum.col_jump, layout.row) * layout.col_factor.to(complex_dtype)
     values = values - smooth
     energy = values.real.square() + values.imag.square()
     n_harm = layout.n_harmonics
-    harmonic_energy = energy[..., :n_harm]
-    neighbour_energy = energy[..., n_harm:].unflatten(-1, (n_harm, _NEIGHBOURS))
+    harmonic = energy[..., :n_harm]
+    neighbours = energy[..., n_harm:].unflatten(-1, (n_harm, _NEIGHBOURS))
     # the median of an even count: mean of the two middle order statistics
-    ordered = neighbour_energy.sort(dim=-1).values
+    ordered = neighbours.sort(dim=-1).values
     middle = _NEIGHBOURS // 2
-    median = 0.5 * (ordered[..., middle - 1] + ordered[..., middle])
-    expected = median / _MEDIAN_SCALE
-    mean_bin_energy = x.square().mean(dim=(-2, -1)) * (height * width)
-    floor = _RELATIVE_FLOOR * mean_bin_energy + _ABSOLUTE_FLOOR
-    return _Energies(
-        harmonic=harmonic_energy,
-        expected=expected,
-        floor=floor.unsqueeze(-1),
-        harmonic_bins=values[..., :n_harm],
-        n_harmonics=n_harm,
-    )
+    expected = 0.5 * (ordered[..., middle - 1] + ordered[..., middle]) / _MEDIAN_SCALE
+    scale = energy.mean(dim=-1, keepdim=True)
+    floor = _RELATIVE_FLOOR * scale + spectrum.precision_floor + _ABSOLUTE_FLOOR
+    return _Energies(harmonic, expected, floor, values[..., :n_harm], layout)
 
 
-def _fingerprint(energies: _Energies, layout_phase: tuple[tuple[int, int], ...], shape_hw, period):
-    """Polyphase mean (zero-mean) of the periodic component, from its harmonic bins."""
+def _fingerprint(energies: _Energies, spectrum: _Spectrum, period: tuple[int, int]) -> np.ndarray:
+    """Zero-mean polyphase mean of the periodic component, ``(N, C, p_h, p_w)``.
+
+    ``X(a H / p_h, b W / p_w) = (H W / (p_h p_w)) * DFT(polyphase mean)(a, b)``, so the
+    pattern is a small inverse DFT of the harmonic bins (DC left at zero).
+    """
     period_h, period_w = period
-    height, width = shape_hw
     bins = energies.harmonic_bins
-    grid = torch.zeros((*bins.shape[:-1], period_h, period_w), dtype=bins.dtype, device=bins.device)
-    a = torch.tensor([phase[0] for phase in layout_phase], device=bins.device)
-    b = torch.tensor([phase[1] for phase in layout_phase], device=bins.device)
-    grid[..., a, b] = bins
-    # X(a H/p, b W/p) = (H W / (p_h p_w)) * DFT_p(polyphase mean)(a, b)
-    scale = (period_h * period_w) / (height * width)
-    return torch.fft.ifft2(grid * scale).real
+    grid = torch.zeros(
+        (*bins.shape[:-1], period_h * period_w), dtype=bins.dtype, device=bins.device
+    )
+    phase = torch.tensor([a * period_w + b for a, b in energies.layout.harmonic_phase])
+    grid[..., phase.to(bins.device)] = bins
+    grid = grid.unflatten(-1, (period_h, period_w))
+    scale = (period_h * period_w) / (spectrum.height * spectrum.width)
+    return torch.fft.ifft2(grid * scale).real.double().cpu().numpy()
 
 
 def _to_db(numerator: torch.Tensor, denominator: torch.Tensor) -> np.ndarray:
     return (10.0 * torch.log10(numerator / denominator)).double().cpu().numpy()
 
 
-def _score_one_period(batch: torch.Tensor, period: tuple[int, int], dims: int) -> CheckerboardScore:
-    energies = _spectrum_energies(batch, period)
+def _result(
+    energies: _Energies,
+    spectrum: _Spectrum,
+    period: tuple[int, int],
+    dims: int,
+    evidence: dict[int, float] | None = None,
+) -> CheckerboardScore:
     harmonic = (energies.harmonic + energies.floor).sum(-1)
     expected = (energies.expected + energies.floor).sum(-1)
-    channel_db = _to_db(harmonic, expected)
-    db = _to_db(harmonic.sum(-1), expected.sum(-1))
-    height = batch.shape[-2] - batch.shape[-2] % period[0]
-    width = batch.shape[-1] - batch.shape[-1] % period[1]
-    layout = _layout(height, width, period, str(batch.device))
-    channel_fp = _fingerprint(energies, layout.harmonic_phase, (height, width), period)
-    channel_fp = channel_fp.double().cpu().numpy()
+    channel_fingerprint = _fingerprint(energies, spectrum, period)
     if dims == 1:
-        channel_fp = channel_fp[..., 0, :]
+        channel_fingerprint = channel_fingerprint[..., 0, :]
     return CheckerboardScore(
-        db=db,
-        channel_db=channel_db,
-        fingerprint=channel_fp.mean(axis=1),
-        channel_fingerprint=channel_fp,
+        db=_to_db(harmonic.sum(-1), expected.sum(-1)),
+        channel_db=_to_db(harmonic, expected),
+        fingerprint=channel_fingerprint.mean(axis=1),
+        channel_fingerprint=channel_fingerprint,
         period=period[1:] if dims == 1 else period,
-        shape=(width,) if dims == 1 else (height, width),
+        evidence=evidence or {},
+        shape=(spectrum.width,) if dims == 1 else (spectrum.height, spectrum.width),
     )
 
 
@@ -506,8 +531,22 @@ def _evidence(energies: _Energies) -> torch.Tensor:
     fills them all. Each bin counts once, whatever the energy expected there.
     """
     ratios = (energies.harmonic + energies.floor) / (energies.expected + energies.floor)
+    # one bin of a synthetic image (nothing around it) must not outvote all the others
+    ratios = ratios.clamp(max=_MAX_EVIDENCE_RATIO)
     k = ratios.shape[-1] * ratios.shape[-2]
     return (ratios.sum(dim=(-2, -1)) - k) / math.sqrt(k)
+
+
+def _cropped(batch: torch.Tensor, period: tuple[int, int], dims: int) -> torch.Tensor:
+    """Crop to a multiple of the period, keeping the top-left origin."""
+    height, width = batch.shape[-2:]
+    for size, p, axis in ((height, period[0], "height"), (width, period[1], "width")):
+        if p > 1 and size < 2 * p:
+            what = "length" if dims == 1 else axis
+            raise CheckerscopeError(
+                f"{what} {size} is too small for period {p}: need at least {2 * p} samples"
+            )
+    return batch[..., : height - height % period[0], : width - width % period[1]]
 
 
 def checkerboard_score(
@@ -563,37 +602,31 @@ def checkerboard_score(
         if period != "auto":
             raise CheckerscopeError(f"period must be an int, a tuple or 'auto', got {period!r}")
         return _score_auto(batch, dims)
-    return _score_one_period(batch, _parse_period(period, dims), dims)
+    per_axis = _parse_period(period, dims)
+    spectrum = _spectrum(_cropped(batch, per_axis, dims))
+    return _result(_energies(spectrum, per_axis), spectrum, per_axis, dims)
 
 
 def _score_auto(batch: torch.Tensor, dims: int) -> CheckerboardScore:
+    """Score at the candidate period with the most evidence, from one shared transform."""
     height, width = batch.shape[-2:]
     candidates = [p for p in AUTO_PERIODS if width >= 2 * p and (dims == 1 or height >= 2 * p)]
     if not candidates:
+        size = f"{width}" if dims == 1 else f"{height}x{width}"
         raise CheckerscopeError(
-            f"input of size {_size_text(batch, dims)} is too small for any period of "
-            f"{AUTO_PERIODS} (needs at least 4 samples per axis)"
+            f"input of size {size} is too small for period 'auto': the smallest candidate, "
+            f"{AUTO_PERIODS[0]}, needs at least {2 * AUTO_PERIODS[0]} samples per axis"
         )
+    largest = (1, candidates[-1]) if dims == 1 else (candidates[-1], candidates[-1])
+    spectrum = _spectrum(_cropped(batch, largest, dims))
     evidence: dict[int, float] = {}
+    energies: dict[int, _Energies] = {}
     for p in candidates:
-        period = (1, p) if dims == 1 else (p, p)
-        evidence[p] = float(_evidence(_spectrum_energies(batch, period)).sum())
+        energies[p] = _energies(spectrum, (1, p) if dims == 1 else (p, p))
+        evidence[p] = float(_evidence(energies[p]).sum())
     best = max(evidence, key=evidence.__getitem__)
-    result = _score_one_period(batch, (1, best) if dims == 1 else (best, best), dims)
-    return CheckerboardScore(
-        db=result.db,
-        channel_db=result.channel_db,
-        fingerprint=result.fingerprint,
-        channel_fingerprint=result.channel_fingerprint,
-        period=result.period,
-        evidence=evidence,
-        shape=result.shape,
-    )
-
-
-def _size_text(batch: torch.Tensor, dims: int) -> str:
-    height, width = batch.shape[-2:]
-    return f"{width}" if dims == 1 else f"{height}x{width}"
+    period = (1, best) if dims == 1 else (best, best)
+    return _result(energies[best], spectrum, period, dims, evidence)
 
 
 # --------------------------------------------------------------------------- probes
