@@ -125,6 +125,11 @@ def test_scripts_must_be_a_sequence_not_a_string() -> None:
         ("Yes", "good"),
         ("no", "bad"),
         ("maybe", "neutral"),
+        ("not run", "neutral"),
+        ("error", "bad"),
+        ("uneven overlap", "bad"),
+        ("even, can learn artifacts", "warn"),
+        ("artifact-free by construction", "good"),
     ],
 )
 def test_verdict_badge_classes(verdict: str, kind: str) -> None:

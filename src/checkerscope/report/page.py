@@ -320,11 +320,20 @@ _VERDICT_CLASS = {
     "no": "bad",
     "artifacts": "bad",
     "fail": "bad",
+    "error": "bad",
+    # per-layer verdicts of the audit
+    "uneven overlap": "bad",
+    "even, can learn artifacts": "warn",
+    "artifact-free by construction": "good",
 }
 
 
 def verdict_badge(verdict: str) -> Markup:
     """A coloured badge for a verdict; the text shown is the verdict as given.
+
+    Green: agrees, yes, clean, pass, artifact-free by construction. Amber: partly,
+    even, can learn artifacts. Red: disagrees, no, artifacts, fail, error, uneven overlap.
+    Anything else (e.g. "not run") is grey.
 
     Examples:
         >>> verdict_badge("partly")
