@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from checkerscope.experiments import CLAIM_IDS, parse_claim_ids
     from checkerscope.experiments.runner import run_claims
 
-    claim_ids = parse_claim_ids(args.only) if args.only else list(CLAIM_IDS)
+    claim_ids = parse_claim_ids(args.only) if args.only is not None else list(CLAIM_IDS)
     device = _check_device(args.device)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
