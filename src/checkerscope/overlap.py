@@ -113,6 +113,7 @@ class _AxisOp:
     output_padding: int = 0
     dilation: int = 1
     weight: float = 1.0
+    min_length: int = 1
 
     @property
     def up(self) -> int:
@@ -514,26 +515,15 @@ class PixelShuffle(LayerSpec):
 
 
 @dataclass(frozen=True)
-class AvgPool(LayerSpec):
-    """Average pooling (``torch.nn.AvgPool{1,2,3}d``, ``count_include_pad=True``).
-
-    ``stride`` defaults to ``kernel``; ``padding`` is at most half the kernel, as in torch.
-
-    Examples:
-        >>> AvgPool(2).describe()
-        'avgpool k2 s2'
-        >>> AvgPool(2, padding=2)
-        Traceback (most recent call last):
-        ...
-        checkerscope.errors.CheckerscopeError: AvgPool: padding=2 must be at most half of kernel=2
-    """
+class _Pool(LayerSpec):
+    """Pooling with a kernel, a stride (default: the kernel) and zero padding."""
 
     kernel: IntOrTuple
     stride: IntOrTuple | None = None
     padding: IntOrTuple = 0
 
     _int_fields: ClassVar[tuple[str, ...]] = ("kernel", "stride", "padding")
-    name: ClassVar[str] = "avgpool"
+    name: ClassVar[str] = "pool"
 
     def __post_init__(self) -> None:
         if self.stride is None:
@@ -565,14 +555,34 @@ class AvgPool(LayerSpec):
         )
 
     def _axis_ops(self, dims: int) -> list[_AxisOp]:
+        # torch's avg_pool3d, unlike 1-D and 2-D, refuses inputs smaller than the kernel
+        strict = dims == 3 and isinstance(self, AvgPool)
         return [
-            _AxisOp("window", k, s, p, weight=1.0 / k)
+            _AxisOp("window", k, s, p, weight=1.0 / k, min_length=k if strict else 1)
             for k, s, p in zip(*(self._axis(f, dims) for f in self._int_fields), strict=True)
         ]
 
 
 @dataclass(frozen=True)
-class MaxPool(AvgPool):
+class AvgPool(_Pool):
+    """Average pooling (``torch.nn.AvgPool{1,2,3}d``, ``count_include_pad=True``).
+
+    ``stride`` defaults to ``kernel``; ``padding`` is at most half the kernel, as in torch.
+
+    Examples:
+        >>> AvgPool(2).describe()
+        'avgpool k2 s2'
+        >>> AvgPool(2, padding=2)
+        Traceback (most recent call last):
+        ...
+        checkerscope.errors.CheckerscopeError: AvgPool: padding=2 must be at most half of kernel=2
+    """
+
+    name: ClassVar[str] = "avgpool"
+
+
+@dataclass(frozen=True)
+class MaxPool(_Pool):
     """Max pooling, modelled as average pooling.
 
     Which input a max pool passes on depends on the data. The coverage here is its
@@ -660,6 +670,12 @@ def _finite_lengths(
     """Lengths along one axis before and after each layer; raises if one would be empty."""
     lengths = [length]
     for op, layer in zip(ops, layers, strict=True):
+        if lengths[-1] < op.min_length:
+            raise CheckerscopeError(
+                f"{layer.describe()} gets length {lengths[-1]} on axis {axis} but needs at "
+                f"least {op.min_length} (torch's 3-D average pooling rejects inputs smaller "
+                "than the kernel)"
+            )
         out = op.out_length(lengths[-1])
         if out < 1:
             raise CheckerscopeError(
