@@ -46,6 +46,9 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
+# Rows of a claim's numbers shown before the rest fold into a <details> element.
+_ROWS_SHOWN = 16
+
 #: Short titles for claims whose module is missing or failed before defining ``CLAIM``.
 FALLBACK_TITLES: dict[str, str] = {
     "C1": "uneven overlap iff k mod s != 0",
@@ -274,7 +277,10 @@ def _esc(value: Any) -> str:
 def _table(rows: list[list[str]], headers: list[str], shared: Any) -> str:
     """Rows of already-escaped HTML cells."""
     if shared is not None:
-        return shared.html_table(rows, headers)
+        return shared.html_table(
+            [[shared.Markup(cell) for cell in row] for row in rows],
+            [shared.Markup(h) for h in headers],
+        )
     head = "".join(f"<th>{h}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -309,11 +315,19 @@ def _flatten(numbers: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _format_leaf(value: Any) -> str:
+    """A number, or a list of numbers, as a person reads it (``inf`` unquoted).
+
+    Examples:
+        >>> _format_leaf([1, 0.123456, "inf"])
+        '[1, 0.123, inf]'
+        >>> _format_leaf(2.0)
+        '2'
+    """
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
-        if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            shown = ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value[:16])
+        if all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in value):
+            shown = ", ".join(_format_leaf(v) for v in value[:16])
             more = f", ... ({len(value)} values)" if len(value) > 16 else ""
             return f"[{shown}{more}]"
         text = json.dumps(value)
@@ -338,21 +352,31 @@ def _claim_body(entry: Mapping[str, Any], out_dir: Path, shared: Any) -> str:
     )
     if entry.get("error"):
         parts.append(f"<pre>{_esc(entry['error'])}</pre>")
+    for figure in entry.get("figures") or []:
+        path = Path(figure) if Path(figure).is_absolute() else out_dir / figure
+        if not path.is_file():
+            continue
+        if shared is not None and hasattr(shared, "figure"):
+            parts.append(shared.figure(path, f"{entry['id']}: {path.stem}", caption=figure))
+        else:
+            parts.append(
+                f'<figure><img src="{_data_uri(path, shared)}" alt="{_esc(path.name)}" '
+                f'style="max-width:100%"><figcaption>{_esc(figure)}</figcaption></figure>'
+            )
     notes = entry.get("notes") or {}
     rows = [
         [f"<code>{_esc(name)}</code>", _esc(_format_leaf(value)), _esc(_note_for(name, notes))]
         for name, value in _flatten(entry.get("numbers") or {})
         if name != "headline"
     ]
+    headers = ["number", "value", "what it means"]
     if rows:
-        parts.append(_table(rows, ["number", "value", "what it means"], shared))
-    for figure in entry.get("figures") or []:
-        path = Path(figure) if Path(figure).is_absolute() else out_dir / figure
-        if path.is_file():
-            parts.append(
-                f'<figure><img src="{_data_uri(path, shared)}" alt="{_esc(path.name)}" '
-                f'style="max-width:100%"><figcaption>{_esc(path.name)}</figcaption></figure>'
-            )
+        parts.append(_table(rows[:_ROWS_SHOWN], headers, shared))
+    if len(rows) > _ROWS_SHOWN:
+        parts.append(
+            f"<details><summary>{len(rows) - _ROWS_SHOWN} more numbers</summary>"
+            f"{_table(rows[_ROWS_SHOWN:], headers, shared)}</details>"
+        )
     parts.append(
         f"<p><small>runtime {entry.get('runtime_s', 0):.1f} s, seed {entry.get('seed')}</small></p>"
     )
