@@ -205,6 +205,7 @@ def _to_batch(x: Any, dims: int) -> torch.Tensor:
         raise CheckerscopeError(f"expected a real array, got dtype {tensor.dtype}")
     if tensor.dtype != torch.float64:
         tensor = tensor.to(torch.float32)
+    original_shape = tuple(tensor.shape)
     if dims == 2:
         names = "(H, W), (C, H, W) or (N, C, H, W)"
         if tensor.ndim not in (2, 3, 4):
@@ -219,7 +220,7 @@ def _to_batch(x: Any, dims: int) -> torch.Tensor:
             tensor = tensor.unsqueeze(0)
         tensor = tensor.unsqueeze(-2)
     if 0 in tensor.shape:
-        raise CheckerscopeError(f"cannot score an empty array of shape {tuple(x.shape)}")
+        raise CheckerscopeError(f"cannot score an empty array of shape {original_shape}")
     return tensor
 
 
