@@ -760,7 +760,7 @@ def audit_onnx(path: str | Path) -> AuditReport:
     Raises:
         CheckerscopeError: if ``onnx`` is missing or the file is not a valid ONNX model.
     """
-    from checkerscope.audit_onnx import read_onnx
+    from checkerscope.onnx_reader import read_onnx
 
     start = time.perf_counter()
     model = read_onnx(path)

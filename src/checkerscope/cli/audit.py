@@ -1,0 +1,222 @@
+"""``checkerscope audit``: which layers of a model paint a grid, at which periods, how strongly."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from checkerscope.errors import CheckerscopeError
+
+EXAMPLES = """\
+targets:
+  zoo:NAME             a reference model of checkerscope.zoo (its native input shape)
+  zoo:                 list the zoo (same as --list-zoo)
+  MODULE:CALLABLE      a callable returning a model or a (model, example_input) pair;
+                       MODULE is a dotted module importable from the current directory
+                       or a path/to/file.py
+  model.onnx           an ONNX file (structural report only; needs the onnx extra)
+  model.pt             a whole module saved with torch.save (e.g. by `checkerscope fix`)
+
+Loading MODULE:CALLABLE or a .pt file runs code from it, as torch.hub does: only audit
+models you trust.
+
+examples:
+  checkerscope audit zoo:dcgan64
+  checkerscope audit mypkg.models:make_generator --input-shape 1,100,1,1 --html audit.html
+  checkerscope audit path/to/net.py:build --input-shape 1,3,256,256 --json
+  checkerscope audit generator.onnx
+
+exit status: 0 clean, 1 artifacts found, 2 bad input
+"""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "audit",
+        help="find the layers that make checkerboard artifacts in a model, and measure them",
+        description=(
+            "Trace a model, list every layer that changes resolution with its overlap "
+            "period, unevenness, verdict and fix, compound the whole path, and measure the "
+            "checkerboard score at random init, with the given weights, and of input "
+            "gradients for models that downsample. Importing MODULE:CALLABLE (or loading a "
+            ".pt file) runs its code, as torch.hub does."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("target", nargs="?", help="zoo:NAME, MODULE:CALLABLE, model.onnx or model.pt")
+    p.add_argument(
+        "--input-shape",
+        metavar="SHAPE",
+        help="example input shape, batch first, e.g. 1,100,1,1 (not needed for zoo: and .onnx)",
+    )
+    p.add_argument("--seeds", type=int, default=4, help="random inits to score (default 4)")
+    p.add_argument("--no-probe", action="store_true", help="structure only, no measurements")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    p.add_argument("--list-zoo", action="store_true", help="list the zoo models and exit")
+    p.set_defaults(func=run)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def list_zoo() -> str:
+    """The zoo as lines: name, kind, input shape, description."""
+    from checkerscope import zoo
+
+    width = max(len(name) for name in zoo.MODELS)
+    lines = []
+    for name, entry in zoo.MODELS.items():
+        shape = ",".join(map(str, entry.input_shape))
+        lines.append(f"zoo:{name:<{width}}  {entry.kind:<16} {shape:<12} {entry.description}")
+    return "\n".join(lines)
+
+
+def _import_module(spec: str) -> Any:
+    looks_like_file = spec.endswith(".py") or os.sep in spec or "/" in spec
+    if looks_like_file:
+        path = Path(spec)
+        if not path.is_file():
+            raise CheckerscopeError(f"no such Python file: {spec!r}")
+        name = f"checkerscope_user_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise CheckerscopeError(f"cannot import {spec!r} as a Python module")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(name, None)
+            raise CheckerscopeError(f"importing {spec!r} raised {_one_line(exc)}") from exc
+        return module
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        return importlib.import_module(spec)
+    except ModuleNotFoundError as exc:
+        raise CheckerscopeError(f"cannot import module {spec!r}: {exc}") from exc
+    except Exception as exc:
+        raise CheckerscopeError(f"importing {spec!r} raised {_one_line(exc)}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _example_for(shape_text: str | None, what: str) -> Any:
+    import torch
+
+    from checkerscope.cli._common import parse_shape
+
+    if shape_text is None:
+        raise CheckerscopeError(f"{what} needs --input-shape (e.g. --input-shape 1,100,1,1)")
+    return torch.randn(parse_shape(shape_text), generator=torch.Generator().manual_seed(0))
+
+
+def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
+    """``(model, example_input, name)`` for a zoo:, MODULE:CALLABLE or .pt target.
+
+    Raises:
+        CheckerscopeError: one line naming what is wrong with the target.
+    """
+    import torch
+    from torch import nn
+
+    if target.startswith("zoo:"):
+        from checkerscope import zoo
+
+        entry = zoo.get(target)
+        example = _example_for(input_shape, target) if input_shape else entry.example_input()
+        return entry.build(), example, entry.name
+    if target.endswith((".pt", ".pth")):
+        path = Path(target)
+        if not path.is_file():
+            raise CheckerscopeError(f"no such model file: {target!r}")
+        try:
+            model = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise CheckerscopeError(f"{target!r} is not a saved model: {_one_line(exc)}") from exc
+        if not isinstance(model, nn.Module):
+            raise CheckerscopeError(
+                f"{target!r} holds a {type(model).__name__}, not a whole nn.Module "
+                "(save the module itself with torch.save(model, path))"
+            )
+        return model, _example_for(input_shape, target), path.name
+    module_part, sep, attr = target.rpartition(":")
+    if not sep or not module_part or not attr:
+        raise CheckerscopeError(
+            f"expected zoo:NAME, MODULE:CALLABLE, a .onnx or a .pt file, got {target!r}"
+        )
+    module = _import_module(module_part)
+    factory = getattr(module, attr, None)
+    if factory is None or not callable(factory):
+        raise CheckerscopeError(f"{module_part!r} has no callable {attr!r}")
+    try:
+        made = factory() if not isinstance(factory, nn.Module) else factory
+    except Exception as exc:
+        raise CheckerscopeError(f"calling {target}() raised {_one_line(exc)}") from exc
+    example = None
+    if isinstance(made, (tuple, list)) and len(made) == 2 and isinstance(made[0], nn.Module):
+        made, example = made
+    if not isinstance(made, nn.Module):
+        raise CheckerscopeError(
+            f"{target}() returned {type(made).__name__}, expected an nn.Module "
+            "or a (model, example_input) pair"
+        )
+    if input_shape is not None or example is None:
+        example = _example_for(input_shape, target)
+    return made, example, attr
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run(args: argparse.Namespace) -> int:
+    from checkerscope.cli._common import print_json
+
+    if args.list_zoo or args.target in ("zoo:", "zoo"):
+        if args.json:
+            from checkerscope import zoo
+
+            print_json(
+                {
+                    name: {
+                        "kind": e.kind,
+                        "input_shape": list(e.input_shape),
+                        "description": e.description,
+                    }
+                    for name, e in zoo.MODELS.items()
+                }
+            )
+        else:
+            print(list_zoo())
+        return 0
+    if not args.target:
+        raise CheckerscopeError("give a model: zoo:NAME, MODULE:CALLABLE, model.onnx or model.pt")
+    if args.seeds < 1:
+        raise CheckerscopeError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.target.endswith(".onnx"):
+        from checkerscope.audit import audit_onnx
+
+        report = audit_onnx(args.target)
+    else:
+        from checkerscope.audit import audit
+
+        model, example, name = load_target(args.target, args.input_shape)
+        report = audit(model, example, seeds=args.seeds, probe=not args.no_probe, name=name)
+    if args.html:
+        report.to_html(args.html)
+        print(f"wrote {args.html}", file=sys.stderr)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(report, end="")
+    return 1 if report.has_artifacts else 0

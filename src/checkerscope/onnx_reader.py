@@ -1,0 +1,264 @@
+"""Read the resolution-changing nodes of an ONNX model (needs only the ``onnx`` package).
+
+``ConvTranspose``, ``Conv``, ``Resize`` / ``Upsample``, ``DepthToSpace`` /
+``SpaceToDepth`` and ``MaxPool`` / ``AveragePool`` nodes become
+:class:`~checkerscope.audit_trace.TracedLayer` records in graph order (ONNX graphs are
+topologically sorted), with their attributes mapped to ``checkerscope.overlap`` specs.
+Spatial shapes come from ONNX shape inference where it can tell them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from checkerscope.audit_trace import TracedLayer
+from checkerscope.errors import CheckerscopeError
+from checkerscope.overlap import AvgPool, Conv, Deconv, LayerSpec, MaxPool, PixelShuffle, Resize
+
+__all__ = ["OnnxModel", "read_onnx"]
+
+
+@dataclass
+class OnnxModel:
+    """What :func:`read_onnx` found: the layers and the graph's first input/output shapes
+    (``None`` for symbolic axes)."""
+
+    layers: list[TracedLayer]
+    input_shape: tuple[Any, ...]
+    output_shape: tuple[Any, ...]
+    notes: list[str] = field(default_factory=list)
+
+
+def _import_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as exc:
+        raise CheckerscopeError(
+            "auditing ONNX files needs the 'onnx' package: pip install 'checkerscope[onnx]'"
+        ) from exc
+    return onnx
+
+
+def _load(path: str | os.PathLike[str]) -> Any:
+    onnx = _import_onnx()
+    path = Path(path)
+    if not path.is_file():
+        raise CheckerscopeError(f"no such ONNX file: {str(path)!r}")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise CheckerscopeError(
+            f"{str(path)!r} is not a valid ONNX model ({type(exc).__name__})"
+        ) from exc
+    if not model.graph.node:
+        raise CheckerscopeError(f"{str(path)!r} is not a valid ONNX model (empty graph)")
+    try:  # by path, so that weights stored as external data next to the file are found
+        onnx.checker.check_model(str(path))
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckerscopeError(f"{str(path)!r} is not a valid ONNX model: {first}") from exc
+    with contextlib.suppress(Exception):  # shapes are a nicety; attributes are what matters
+        model = onnx.shape_inference.infer_shapes(model)
+    return model
+
+
+def _shape_of(value_info: Any) -> tuple[Any, ...]:
+    tensor = value_info.type.tensor_type
+    if not tensor.HasField("shape"):
+        return ()
+    return tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)
+
+
+def _attributes(node: Any) -> dict[str, Any]:
+    onnx = _import_onnx()
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _constants(graph: Any) -> dict[str, np.ndarray]:
+    onnx = _import_onnx()
+    values = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            attrs = _attributes(node)
+            if "value" in attrs:
+                values[node.output[0]] = onnx.numpy_helper.to_array(attrs["value"])
+            elif "value_floats" in attrs:
+                values[node.output[0]] = np.asarray(attrs["value_floats"])
+            elif "value_ints" in attrs:
+                values[node.output[0]] = np.asarray(attrs["value_ints"])
+    return values
+
+
+def _compact(values: tuple[int, ...]) -> int | tuple[int, ...]:
+    return values[0] if len(set(values)) == 1 else values
+
+
+def _pads(attrs: dict[str, Any], dims: int, kernel: tuple[int, ...], what: str) -> tuple:
+    """Symmetric per-axis padding and a note if the file's padding is asymmetric."""
+    auto = attrs.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        return tuple((k - 1) // 2 for k in kernel), f"{what}: auto_pad {auto} modelled as k//2"
+    pads = list(attrs.get("pads", [0] * (2 * dims)))
+    begin, end = tuple(pads[:dims]), tuple(pads[dims:])
+    note = "" if begin == end else f"{what}: asymmetric pads {pads} modelled as {begin}"
+    return begin, note
+
+
+def _spatial(shape: tuple[Any, ...], dims: int) -> tuple[Any, ...]:
+    return tuple(shape[-dims:]) if len(shape) >= dims + 2 else ()
+
+
+def read_onnx(path: str | os.PathLike[str]) -> OnnxModel:
+    """Read an ONNX file's resolution-changing layers.
+
+    Raises:
+        CheckerscopeError: if ``onnx`` is missing or the file is not a valid ONNX model.
+    """
+    model = _load(path)
+    graph = model.graph
+    constants = _constants(graph)
+    shapes: dict[str, tuple[Any, ...]] = {}
+    for info in [*graph.input, *graph.value_info, *graph.output]:
+        shapes[info.name] = _shape_of(info)
+    initializers = {init.name for init in graph.initializer}
+    real_inputs = [i for i in graph.input if i.name not in initializers]
+    input_shape = _shape_of(real_inputs[0]) if real_inputs else ()
+    output_shape = _shape_of(graph.output[0]) if graph.output else ()
+    layers: list[TracedLayer] = []
+    notes: list[str] = []
+    for index, node in enumerate(graph.node):
+        found = _describe_node(node, constants, shapes)
+        if found is None:
+            continue
+        family, specs, params, dims, note = found
+        name = node.name or f"{node.op_type}_{index}"
+        if note:
+            notes.append(f"{name}: {note}")
+        layers.append(
+            TracedLayer(
+                name=name,
+                type=node.op_type,
+                family=family,
+                specs=tuple(specs),
+                dims=dims,
+                input_shape=_spatial(shapes.get(node.input[0], ()), dims),
+                output_shape=_spatial(shapes.get(node.output[0], ()), dims),
+                params=params,
+                note=note,
+            )
+        )
+    if not layers:
+        notes.append("no convolution, resize, depth-to-space or pooling node found")
+    return OnnxModel(layers, input_shape, output_shape, notes)
+
+
+def _weight_kernel(node: Any, constants: dict[str, np.ndarray]) -> tuple[int, ...] | None:
+    if len(node.input) > 1 and node.input[1] in constants:
+        return tuple(int(k) for k in constants[node.input[1]].shape[2:])
+    return None
+
+
+def _describe_node(
+    node: Any, constants: dict[str, np.ndarray], shapes: dict[str, tuple[Any, ...]]
+) -> tuple[str, list[LayerSpec], dict[str, Any], int, str] | None:
+    op = node.op_type
+    attrs = _attributes(node)
+    if op in ("ConvTranspose", "Conv"):
+        kernel = tuple(attrs.get("kernel_shape", ())) or _weight_kernel(node, constants)
+        if not kernel:
+            return None
+        dims = len(kernel)
+        stride = tuple(attrs.get("strides", [1] * dims))
+        dilation = tuple(attrs.get("dilations", [1] * dims))
+        padding, note = _pads(attrs, dims, kernel, op)
+        params: dict[str, Any] = {
+            "kernel": kernel,
+            "stride": stride,
+            "padding": padding,
+        }
+        if op == "ConvTranspose":
+            out_pad = tuple(attrs.get("output_padding", [0] * dims))
+            params["output_padding"] = out_pad
+            params["dilation"] = dilation
+            params["groups"] = int(attrs.get("group", 1))
+            spec: LayerSpec = Deconv(
+                _compact(kernel),
+                _compact(stride),
+                _compact(padding),
+                _compact(out_pad),
+                _compact(dilation),
+            )
+            return "deconv", [spec], params, dims, note
+        params["dilation"] = dilation
+        params["groups"] = int(attrs.get("group", 1))
+        spec = Conv(_compact(kernel), _compact(stride), _compact(padding), _compact(dilation))
+        return "conv", [spec], params, dims, note
+    if op in ("Resize", "Upsample"):
+        return _describe_resize(node, attrs, constants, shapes)
+    if op in ("DepthToSpace", "SpaceToDepth"):
+        block = int(attrs.get("blocksize", 1))
+        if op == "DepthToSpace":
+            return "pixelshuffle", [PixelShuffle(block)], {"scale": block}, 2, ""
+        return "pixelunshuffle", [AvgPool(block)], {"scale": block}, 2, ""
+    if op in ("MaxPool", "AveragePool"):
+        kernel = tuple(attrs.get("kernel_shape", ()))
+        if not kernel:
+            return None
+        dims = len(kernel)
+        stride = tuple(attrs.get("strides", [1] * dims))
+        padding, note = _pads(attrs, dims, kernel, op)
+        cls = MaxPool if op == "MaxPool" else AvgPool
+        params = {"kernel": kernel, "stride": stride, "padding": padding}
+        if any(2 * p > k for p, k in zip(padding, kernel, strict=True)):
+            return op.lower(), [], params, dims, f"{op}: padding larger than half the kernel"
+        spec = cls(_compact(kernel), _compact(stride), _compact(padding))
+        return ("maxpool" if op == "MaxPool" else "avgpool"), [spec], params, dims, note
+    return None
+
+
+def _describe_resize(
+    node: Any,
+    attrs: dict[str, Any],
+    constants: dict[str, np.ndarray],
+    shapes: dict[str, tuple[Any, ...]],
+) -> tuple[str, list[LayerSpec], dict[str, Any], int, str]:
+    mode = attrs.get("mode", b"nearest")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    scales: np.ndarray | None = None
+    # Resize: X, roi, scales, sizes (opset >= 11); Upsample / Resize-10: X, scales
+    scale_index = 1 if node.op_type == "Upsample" or len(node.input) == 2 else 2
+    if len(node.input) > scale_index and node.input[scale_index] in constants:
+        candidate = constants[node.input[scale_index]].astype(float)
+        if candidate.size:
+            scales = candidate
+    in_shape = shapes.get(node.input[0], ())
+    out_shape = shapes.get(node.output[0], ())
+    if scales is None and len(node.input) > 3 and node.input[3] in constants and in_shape:
+        sizes = constants[node.input[3]].astype(float)
+        if all(isinstance(s, int) for s in in_shape):
+            scales = sizes / np.asarray(in_shape, dtype=float)
+    known = in_shape and out_shape and all(isinstance(s, int) for s in (*in_shape, *out_shape))
+    if scales is None and known and all((*in_shape, *out_shape)):
+        scales = np.asarray(out_shape, dtype=float) / np.asarray(in_shape, dtype=float)
+    if scales is None and "scales" in attrs:  # Upsample-7
+        scales = np.asarray(attrs["scales"], dtype=float)
+    rank = len(scales) if scales is not None else len(in_shape)
+    dims = max(rank - 2, 1)
+    params: dict[str, Any] = {"mode": mode}
+    if scales is None:
+        return "resize", [], params, dims, "scale not readable from the file"
+    spatial = tuple(float(s) for s in scales[2:])
+    params["scale"] = tuple(round(s, 4) for s in spatial)
+    if not all(abs(s - round(s)) < 1e-6 and round(s) >= 1 for s in spatial):
+        return "resize", [], params, dims, f"non-integer scale {spatial}: no exact pattern"
+    ints = tuple(int(round(s)) for s in spatial)
+    note = "" if mode in ("nearest", "linear") else f"mode {mode!r} modelled as bilinear"
+    spec = Resize(_compact(ints), mode="nearest" if mode == "nearest" else "bilinear")
+    return "resize", [spec], params, dims, note
