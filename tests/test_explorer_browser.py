@@ -148,7 +148,7 @@ def shown_number(text: str) -> float:
 
 
 def shown_ratio(text: str) -> float:
-    match = re.fullmatch(r"(∞|[0-9.]+) : 1( \(some outputs get nothing\))?", text.strip())
+    match = re.fullmatch(r"(∞|[0-9.]+) : 1", text.strip())
     assert match, f"unexpected unevenness text {text!r}"
     return shown_number(match.group(1))
 
@@ -213,6 +213,7 @@ READ_1D = """() => {
     pattern: q('d1-pattern').textContent,
     period: q('d1-period').textContent,
     uneven: q('d1-unevenness').textContent,
+    gapNote: !q('d1-unevenness-gap').hidden,
     unevenData: q('d1-unevenness').dataset.unevenness,
     note: q('d1-note').textContent,
   };
@@ -227,6 +228,7 @@ READ_2D = """() => {
     tile: cells('#d2-tile text.cs-heat-count'),
     full: q('d2-map').dataset.full,
     uneven: q('d2-unevenness').textContent,
+    gapNote: !q('d2-unevenness-gap').hidden,
     unevenData: q('d2-unevenness').dataset.unevenness,
     period: q('d2-period').textContent,
     shape: q('d2-shape').textContent,
@@ -246,6 +248,7 @@ READ_STACK = """() => {
     structural: q('st-structural').textContent,
     uneven1: q('st-uneven-1d').textContent,
     uneven2: q('st-uneven-2d').textContent,
+    gapNotes: [!q('st-uneven-1d-gap').hidden, !q('st-uneven-2d-gap').hidden],
     uneven1Data: box.dataset.unevenness,
     uneven2Data: box.getAttribute('data-unevenness-2d'),
     period2: box.getAttribute('data-period-2d'),
@@ -389,10 +392,11 @@ def test_1d_panel_counts_match_engine_for_k1_6_s1_6(wide: Session) -> None:
             assert int(got["period"]) == expected.period[0]
             assert same_unevenness(shown_ratio(got["uneven"]), expected.unevenness, 1e-3)
             assert same_unevenness(data_value(got["unevenData"]), expected.unevenness, 1e-12)
+            assert got["gapNote"] == math.isinf(expected.unevenness)
             # the sentence under the diagram says the rule the article states
             assert ("not a multiple" in got["note"]) == (k % s != 0 and k > s), (k, s)
             seen_ratios.add(got["uneven"])
-    assert {"2 : 1", "1 : 1", "∞ : 1 (some outputs get nothing)"} <= seen_ratios
+    assert {"2 : 1", "1 : 1", "∞ : 1"} <= seen_ratios
     # a different input length, set with the keyboard this time
     set_range(page, "d1-stride", 4, keys=True)
     set_range(page, "d1-input", 3, keys=True)
@@ -423,6 +427,7 @@ def _check_2d(page: Any, k: int, s: int, p: int, n: int) -> dict[str, Any]:
     assert got["period"] == " × ".join(map(str, expected.period))
     assert same_unevenness(shown_ratio(got["uneven"]), expected.unevenness, 1e-3)
     assert same_unevenness(data_value(got["unevenData"]), expected.unevenness, 1e-12)
+    assert got["gapNote"] == math.isinf(expected.unevenness)
     return got
 
 
@@ -478,6 +483,7 @@ STACKS = [
     [("deconv", 4, 2), ("bilinear", 3, 3), ("nearest", 4, 2), ("subpixel", 5, 2)],
     [("deconv", 5, 3), ("deconv", 2, 2), ("bilinear", 2, 4), ("deconv", 3, 2)],
     [("bilinear", 1, 3)],
+    [("deconv", 1, 2), ("nearest", 1, 2)],  # gaps: some outputs get nothing
 ]
 
 
@@ -518,6 +524,7 @@ def test_stack_panel_matches_engine_for_each_method(wide: Session) -> None:
         assert same_unevenness(shown_ratio(got["uneven2"]), two.unevenness, 1e-3)
         assert same_unevenness(data_value(got["uneven1Data"]), one.unevenness, 1e-9)
         assert same_unevenness(data_value(got["uneven2Data"]), two.unevenness, 1e-9)
+        assert got["gapNotes"] == [math.isinf(one.unevenness), math.isinf(two.unevenness)]
         np.testing.assert_allclose(data_value(got["full"]), one.full(n), rtol=1e-9, atol=1e-12)
         for part in ("Deconv", "Resize", "Conv", "PixelShuffle"):
             assert (part + "(" in got["python"]) == any(

@@ -63,8 +63,14 @@ def _slider(
 
 
 def _stat(label: str, ident: str, *, big: bool = False) -> str:
+    """A labelled number; the big ones are unevenness ratios, with a note for gaps."""
     cls = "cs-stat cs-stat-big" if big else "cs-stat"
-    return f'<span class="{cls}">{escape(label)} <b id="{ident}">…</b></span>'
+    gap = (
+        f' <small class="cs-gap" id="{ident}-gap" hidden>(some outputs get no paint)</small>'
+        if big
+        else ""
+    )
+    return f'<span class="{cls}">{escape(label)} <b id="{ident}">…</b>{gap}</span>'
 
 
 def _panel_1d() -> str:

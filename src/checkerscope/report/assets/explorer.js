@@ -29,7 +29,7 @@
   }
 
   function ratio(u) {
-    return u === Infinity ? "\u221e : 1 (some outputs get nothing)" : fmt(u) + " : 1";
+    return fmt(u) + " : 1";
   }
 
   function json(v) {
@@ -79,6 +79,14 @@
     var node = $(id);
     node.textContent = text;
     if (data !== undefined) node.setAttribute("data-value", json(data));
+  }
+
+  /* An unevenness stat: "max : min", plus a visible note when some outputs get nothing. */
+  function setRatio(id, u) {
+    setStat(id, ratio(u), u);
+    $(id).setAttribute("data-unevenness", json(u));
+    var gap = $(id + "-gap");
+    if (gap) gap.hidden = u !== Infinity;
   }
 
   function bindSlider(id, onChange) {
@@ -187,8 +195,7 @@
     fig.setAttribute("data-layers", json(layers));
     setStat("d1-pattern", r.pattern.map(fmt).join(" "), r.pattern);
     setStat("d1-period", String(r.period[0]), r.period);
-    setStat("d1-unevenness", ratio(r.unevenness), r.unevenness);
-    $("d1-unevenness").setAttribute("data-unevenness", json(r.unevenness));
+    setRatio("d1-unevenness", r.unevenness);
     var note;
     if (k % s === 0) {
       note = "Kernel " + k + " is a multiple of stride " + s + ": every output away from the ends gets " +
@@ -267,8 +274,7 @@
     var tile = $("d2-tile");
     tile.replaceChildren(heatSvg(r.pattern, 40, "one period"));
     tile.setAttribute("data-pattern", json(r.pattern));
-    setStat("d2-unevenness", ratio(r.unevenness), r.unevenness);
-    $("d2-unevenness").setAttribute("data-unevenness", json(r.unevenness));
+    setRatio("d2-unevenness", r.unevenness);
     setStat("d2-period", r.period.join(" \u00d7 "), r.period);
     setStat("d2-shape", full.length + " \u00d7 " + full[0].length, [full.length, full[0].length]);
   }
@@ -317,7 +323,7 @@
     var hi = maxOf(full);
     for (var j = 0; j < m; j++) {
       var t = hi ? full[j] / hi : 0;
-      svg.appendChild(el("rect", { x: 1 + j * cw, y: 1, width: cw, height: 26, fill: shade(t) }));
+      svg.appendChild(el("rect", { x: 1 + j * cw, y: 1, width: cw, height: 26, fill: shade(t), class: cw >= 6 ? "cs-strip-cell" : "" }));
       if (labels) {
         svg.appendChild(el("text", { x: 1 + (j + 0.5) * cw, y: 40, class: "cs-count", "font-size": 11 }, fmt(full[j])));
       }
@@ -328,7 +334,7 @@
   function drawHeatCanvas(pattern) {
     var canvas = $("st-heat");
     var P = pattern.length;
-    var reps = 2;
+    var reps = Math.max(2, Math.ceil(8 / P));
     var side = P * reps;
     var cell = Math.max(1, Math.floor(240 / side));
     var size = side * cell;
@@ -343,7 +349,7 @@
         ctx.fillRect(x * cell, y * cell, cell, cell);
         if (cell >= 22) {
           ctx.fillStyle = inkFor(hi ? v / hi : 0);
-          ctx.font = Math.round(cell * 0.4) + "px system-ui, sans-serif";
+          ctx.font = Math.min(14, Math.round(cell * 0.4)) + "px system-ui, sans-serif";
           ctx.textAlign = "center";
           ctx.textBaseline = "middle";
           ctx.fillText(fmt(v), (x + 0.5) * cell, (y + 0.5) * cell);
@@ -382,8 +388,8 @@
     var two = cs.steady2d(layers);
     setStat("st-period", String(one.period), [one.period]);
     setStat("st-structural", String(one.structuralPeriod), [one.structuralPeriod]);
-    setStat("st-uneven-1d", ratio(one.unevenness), one.unevenness);
-    setStat("st-uneven-2d", ratio(two.unevenness), two.unevenness);
+    setRatio("st-uneven-1d", one.unevenness);
+    setRatio("st-uneven-2d", two.unevenness);
     box.setAttribute("data-pattern", json(one.pattern));
     box.setAttribute("data-unevenness", json(one.unevenness));
     box.setAttribute("data-unevenness-2d", json(two.unevenness));
