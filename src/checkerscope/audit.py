@@ -687,6 +687,8 @@ def audit(
         raise CheckerscopeError(f"audit needs a torch.nn.Module, got {type(model).__name__}")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise CheckerscopeError(f"seeds must be a positive int, got {seeds!r}")
+    # forward passes in training mode update batch-norm statistics: work on a copy
+    model = copy.deepcopy(model)
     traced = trace_layers(model, example_input)
     with torch.no_grad():
         output = run_model(model, example_input)
