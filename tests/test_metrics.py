@@ -121,6 +121,8 @@ def test_public_names_resolve_lazily() -> None:
         (np.zeros((16, 16), complex), {}, "expected a real array"),
         (np.array([["a", "b"]]), {}, "expected a numeric array"),
         (np.zeros((0, 16)), {}, r"empty array of shape \(0, 16\)"),
+        (np.array([np.zeros((1, 8, 8)), np.full((1, 8, 8), np.nan)]), {}, r"NaN .* index \[1\]"),
+        (np.full((8, 8), np.inf), {"period": "auto"}, r"NaN or infinite values"),
     ],
 )
 def test_bad_input_raises_one_line_error(x: np.ndarray, kwargs: dict, message: str) -> None:

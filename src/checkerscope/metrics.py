@@ -429,6 +429,11 @@ def _spectrum(x: torch.Tensor) -> _Spectrum:
     """
     height, width = x.shape[-2:]
     values = torch.fft.rfft2(x).flatten(-2)
+    # DC sums every sample: a NaN or an infinity anywhere shows there, for free
+    finite = torch.isfinite(values[..., 0]).all(dim=-1)
+    if not bool(finite.all()):
+        bad = torch.nonzero(~finite).flatten().tolist()
+        raise CheckerscopeError(f"input contains NaN or infinite values (image index {bad})")
     row_jump = torch.fft.fft(x[..., -1, :] - x[..., 0, :])
     col_jump = torch.fft.fft(x[..., :, -1] - x[..., :, 0])
     eps = torch.finfo(x.dtype).eps
