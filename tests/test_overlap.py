@@ -426,3 +426,12 @@ def test_engine_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_result_arrays_are_read_only() -> None:
+    p = overlap(Deconv(3, 2), dims=2)
+    with pytest.raises(ValueError, match="read-only"):
+        p.pattern[0, 0] = 7
+    with pytest.raises(ValueError, match="read-only"):
+        p.axes[0][0] = 7
+    assert p.full(2).flags.writeable

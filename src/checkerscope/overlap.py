@@ -829,10 +829,12 @@ def coverage_map(
         _finite_axis(ops, stack, length, axis, direction)
         for axis, (ops, length) in enumerate(zip(_axis_stacks(stack, dims), shape, strict=True))
     ]
-    return _cast(_outer(axes), all(layer.integer_weights for layer in stack))
+    integer = all(layer.integer_weights for layer in stack)
+    # cast each axis before the outer product: no full-size float temporary
+    return _outer([_cast(axis, integer) for axis in axes])
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class OverlapPattern:
     """The steady-state coverage of a layer stack; made by ``overlap``.
 
@@ -850,6 +852,8 @@ class OverlapPattern:
             index for ``direction="backward"``), in torch's index coordinates.
         unevenness: ``pattern.max() / pattern.min()``; 1.0 is even, ``inf`` when some
             phase is never covered, ``nan`` when nothing is.
+
+    The arrays are read-only; compare results through their attributes.
     """
 
     layers: tuple[LayerSpec, ...]
@@ -986,6 +990,8 @@ def overlap(layers: LayersLike, dims: int = 2, direction: Direction = "forward")
         periods.append(period)
         axes.append(_cast(steady[:period], integer))
     pattern = _outer(axes)
+    for array in (pattern, *axes):
+        array.setflags(write=False)  # shared results: a caller's edit must not leak
     low, high = float(pattern.min()), float(pattern.max())
     if high == 0.0:
         unevenness = math.nan
