@@ -42,7 +42,7 @@ CLAIM = Claim(
         "trained to rebuild 64x64 patches of bundled photographs from 16x16 box-averaged "
         "inputs (MSE, Adam). Held-out patches of another photograph are upsampled at "
         "checkpoints; 'excess' = checkerboard score of the output minus that of its target, "
-        "median over patches, at periods 2 and 4 (the two-stage period). Full mode: three "
+        "median over patches, at periods 2 and 4 (the two-stage period). Full mode: two "
         "seeds; quick mode: one seed and fewer steps."
     ),
     rule=(
@@ -85,10 +85,10 @@ QUICK = Config(
     steps=150, width=16, batch_size=16, seeds=1, train_patches=512, eval_patches=24, checkpoints=5
 )
 FULL = Config(
-    steps=1500,
-    width=32,
+    steps=800,
+    width=24,
     batch_size=16,
-    seeds=3,
+    seeds=2,
     train_patches=2048,
     eval_patches=64,
     checkpoints=8,

@@ -79,7 +79,7 @@ QUICK = Config(
     steps=200, width=12, batch_size=16, z_dim=64, train_images=512, samples=64, checkpoints=5
 )
 FULL = Config(
-    steps=1200, width=16, batch_size=32, z_dim=64, train_images=4096, samples=64, checkpoints=8
+    steps=800, width=16, batch_size=32, z_dim=64, train_images=4096, samples=64, checkpoints=8
 )
 
 

@@ -51,13 +51,13 @@ CLAIM = Claim(
         "artifacts with deconvolution; with resize-convolution they disappear."
     ),
     method=(
-        "zoo.johnson_transformer (width 8-16, 2-3 residual blocks) with k3 s2 deconvolution "
-        "or NN resize-conv upsampling, trained (Adam) on 64x64 photograph patches to match "
-        "the content features and the Gram matrices of a generated strongly coloured style "
-        "picture, under a stand-in loss network of fixed random convolutions (no pretrained "
-        "VGG can be downloaded; a torch-saved loss network can be supplied). Held-out "
-        "patches are restyled; excess = output score minus the input photograph's score, "
-        "median over patches, at periods 2 and 4."
+        "zoo.johnson_transformer (width 8 quick, 12 full; 2 residual blocks) with k3 s2 "
+        "deconvolution or NN resize-conv upsampling, trained (Adam) on 64x64 photograph "
+        "patches to match the content features and the Gram matrices of a generated, "
+        "strongly coloured style picture, under a stand-in loss network of fixed random "
+        "convolutions (no pretrained VGG can be downloaded; a torch-saved loss network can "
+        "be supplied). Held-out patches are restyled; excess = output score minus the input "
+        "photograph's score, median over patches, at periods 2 and 4."
     ),
     rule=(
         "With excess = max over periods 2 and 4 after training: agrees if excess(deconv) >= "
@@ -111,7 +111,7 @@ QUICK = Config(
     steps=120, width=8, residual_blocks=2, batch_size=4, train_patches=256, eval_patches=16
 )
 FULL = Config(
-    steps=1000, width=16, residual_blocks=3, batch_size=4, train_patches=1024, eval_patches=48
+    steps=500, width=12, residual_blocks=2, batch_size=4, train_patches=1024, eval_patches=48
 )
 
 

@@ -87,7 +87,7 @@ class Config:
 
 
 QUICK = Config(steps=150, width=16, batch_size=16, train_patches=512, eval_patches=8 * LEVELS)
-FULL = Config(steps=1500, width=32, batch_size=16, train_patches=2048, eval_patches=32 * LEVELS)
+FULL = Config(steps=800, width=24, batch_size=16, train_patches=2048, eval_patches=32 * LEVELS)
 
 
 def coloured_set(
