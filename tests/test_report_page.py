@@ -102,6 +102,12 @@ def test_escaping_in_tables_headings_and_badges() -> None:
     assert escape("a&b") == "a&amp;b"
     assert escape(Markup("<i>x</i>")) == "<i>x</i>"
 
+    class Safe:  # the markupsafe protocol: an object that renders itself as HTML
+        def __html__(self) -> str:
+            return "<em>safe</em>"
+
+    assert "<td><em>safe</em></td>" in html_table([[Safe()]], ["h"])
+
 
 def test_script_source_cannot_close_its_element() -> None:
     page = html_page("t", "", scripts=['var s = "</script><img src=x>";'])

@@ -15,7 +15,8 @@ API (stable; keyword names are part of the contract):
 ``section(title, body_html, id=None, *, lede="") -> str``
     A ``<section class="cs-section">`` with an ``<h2>``; ``id`` defaults to a slug of title.
 ``html_table(rows, headers, *, classes=(), caption="") -> str``
-    A table; every cell is escaped unless it is :class:`Markup` (e.g. a verdict badge).
+    A table; every cell is escaped unless it is :class:`Markup` (e.g. a verdict badge) or
+    has an ``__html__`` method. Wrap ready-made HTML (links, ``<code>``) in ``Markup``.
     Numbers are right-aligned and formatted with :func:`format_number`.
 ``verdict_badge(verdict) -> Markup``
     A coloured pill: "agrees"/"yes"/"clean" green, "partly" amber,
@@ -101,6 +102,8 @@ def escape(text: Any) -> str:
     """
     if isinstance(text, Markup):
         return str(text)
+    if hasattr(text, "__html__"):  # markupsafe.Markup and friends: already HTML
+        return str(text.__html__())
     return html.escape(str(text), quote=True)
 
 
@@ -295,8 +298,8 @@ def html_table(
         for cell in row:
             if isinstance(cell, Real) and not isinstance(cell, bool):
                 cells.append(f'<td class="cs-num">{escape(format_number(cell))}</td>')
-            elif isinstance(cell, Markup):
-                cells.append(f"<td>{cell}</td>")
+            elif isinstance(cell, Markup) or hasattr(cell, "__html__"):
+                cells.append(f"<td>{escape(cell)}</td>")
             else:
                 cells.append(f"<td>{escape(format_number(cell))}</td>")
         body_rows.append(f"<tr>{''.join(cells)}</tr>")
