@@ -195,3 +195,17 @@ def test_explore_command_in_a_fresh_interpreter(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(out.resolve())
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_report_import_stays_light() -> None:
+    """`report` only renders: importing it (and building the explorer) loads no numpy/torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, checkerscope.report as r; r.explorer_html(); "
+        "print(sorted(m for m in ('numpy', 'torch', 'matplotlib') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
