@@ -123,7 +123,7 @@ def _panel_2d() -> str:
                 0,
                 hint="at most kernel − 1, and the output must keep one pixel",
             ),
-            _slider("d2-input", "Input size", 2, 6, 4, unit=" × same"),
+            _slider("d2-input", "Input side (square)", 2, 6, 4),
         ]
     )
     stats = "".join(

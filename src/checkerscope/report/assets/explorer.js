@@ -397,7 +397,12 @@
     var shown = one.pattern.length <= 64 ? one.pattern.map(fmt).join(" ") : one.pattern.slice(0, 64).map(fmt).join(" ") + " \u2026";
     $("st-pattern").textContent = shown;
     $("st-bars").replaceChildren(drawBars(one.pattern));
+    $("st-bars").setAttribute("aria-label", "one period of the 1-D pattern: " + shown);
     drawHeatCanvas(one.pattern);
+    $("st-heat").setAttribute(
+      "aria-label",
+      "2-D pattern with period " + two.period.join(" by ") + ", unevenness " + ratio(two.unevenness)
+    );
     // per-stage table: each stage alone
     var rowsHtml = st.stages
       .map(function (stage, idx) {
