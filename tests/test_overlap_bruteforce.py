@@ -315,19 +315,12 @@ def _interior_agrees(layers: list[LayerSpec], dims: int, direction: str) -> None
     pattern = overlap(layers, dims=dims, direction=direction)
     borders = [_border(layers, axis, dims, direction) for axis in range(dims)]
     shape = []
-    for axis in range(dims):
+    for axis, border in enumerate(borders):
+        # the shortest power-of-two input whose map keeps two structural periods inside
         length = 1
-        while True:
-            (size,) = (
-                output_shape([_single_axis(layer, axis) for layer in layers], (length,), dims=1)
-                if direction == "forward" and _valid(layers, axis, length)
-                else (length,)
-            )
-            if (
-                _valid(layers, axis, length)
-                and size - 2 * borders[axis] >= 2 * (pattern.structural_period[axis])
-            ):
-                break
+        while (size := _map_length(layers, axis, length, direction)) is None or (
+            size - 2 * border < 2 * pattern.structural_period[axis]
+        ):
             length *= 2
         shape.append(length)
     full = pattern.full(tuple(shape))
@@ -336,12 +329,13 @@ def _interior_agrees(layers: list[LayerSpec], dims: int, direction: str) -> None
     np.testing.assert_allclose(full[index], pattern.pattern[phases], rtol=1e-9, atol=1e-9)
 
 
-def _valid(layers: Sequence[LayerSpec], axis: int, length: int) -> bool:
+def _map_length(layers: Sequence[LayerSpec], axis: int, length: int, direction: str) -> int | None:
+    """Length of the coverage map along one axis (None when the stack refuses ``length``)."""
     try:
-        output_shape([_single_axis(layer, axis) for layer in layers], (length,), dims=1)
+        (out,) = output_shape([_single_axis(layer, axis) for layer in layers], (length,))
     except CheckerscopeError:
-        return False
-    return True
+        return None
+    return out if direction == "forward" else length
 
 
 @settings(max_examples=200)
