@@ -270,14 +270,22 @@ def _resize_conv_naive(
 
 
 def _resize_conv_transpose(
-    x: Tensor, weight: Tensor, scales: tuple[int, ...], pads: list[tuple[int, int]], padded: bool
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    scales: tuple[int, ...],
+    pads: list[tuple[int, int]],
+    padded: bool,
 ) -> Tensor:
-    """The fused path as one transposed convolution (no bias); ``padded``: x is pre-padded."""
+    """The fused path as one transposed convolution; ``padded``: ``x`` is already padded."""
     rank = weight.dim() - 2
     kernels = weight.shape[2:]
-    folded = weight
+    # torch's transposed-convolution layout is (in, out, K...); fold in that layout so the
+    # kernel handed to oneDNN is contiguous (a transposed view costs a copy every call).
+    folded = weight.transpose(0, 1)
     for axis, (k, s) in enumerate(zip(kernels, scales, strict=True)):
         folded = _apply_along(folded, axis + 2, _transpose_fold(k, s))
+    folded = folded.contiguous()
     coarse = _coarse_padding(pads, scales) if padded else [(0, 0)] * rank
     strides, paddings, crops = [], [], []
     for axis, ((_, right), (q_left, q_right), k, s) in enumerate(
@@ -291,7 +299,7 @@ def _resize_conv_transpose(
         strides.append(s)
         paddings.append(min(trim_left, trim_right))
         crops.append((trim_left - paddings[-1], wanted))
-    out = _CONV_TRANSPOSE[rank](x, folded.transpose(0, 1), stride=strides, padding=paddings)
+    out = _CONV_TRANSPOSE[rank](x, folded, bias, stride=strides, padding=paddings)
     for axis, (start, size) in enumerate(crops):
         if start or out.shape[axis + 2] != size:
             out = out.narrow(axis + 2, start, size)
@@ -344,9 +352,14 @@ def pixel_shuffle1d(x: Tensor, scale_factor: int) -> Tensor:
 
 
 def _resize_conv_subpixel(
-    x: Tensor, weight: Tensor, scales: tuple[int, ...], pads: list[tuple[int, int]], padded: bool
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    scales: tuple[int, ...],
+    pads: list[tuple[int, int]],
+    padded: bool,
 ) -> Tensor:
-    """The fused path as one convolution to ``s**d`` phases and a pixel shuffle (no bias)."""
+    """The fused path as one convolution to ``s**d`` phases and a pixel shuffle."""
     rank = weight.dim() - 2
     kernels = weight.shape[2:]
     folded = weight
@@ -360,14 +373,16 @@ def _resize_conv_subpixel(
     folded = folded.reshape(out_channels, in_channels, *split)
     order = [0, *(2 + 2 * a for a in range(rank)), 1, *(3 + 2 * a for a in range(rank))]
     folded = folded.permute(order).reshape(out_channels * math.prod(scales), in_channels, *taps)
+    if bias is not None:
+        bias = bias.repeat_interleave(math.prod(scales))
     if not padded:
         coarse = _coarse_padding(pads, scales)
         if all(left == right for left, right in coarse):
-            phases = _CONV[rank](x, folded, padding=[left for left, _ in coarse])
+            phases = _CONV[rank](x, folded, bias, padding=[left for left, _ in coarse])
         else:
-            phases = _CONV[rank](_pad(x, coarse, "zeros"), folded)
+            phases = _CONV[rank](_pad(x, coarse, "zeros"), folded, bias)
     else:
-        phases = _CONV[rank](x, folded)
+        phases = _CONV[rank](x, folded, bias)
     return pixel_shuffle_nd(phases, scales)
 
 
@@ -434,13 +449,11 @@ def _resize_conv_fused(
     else:
         source = x
     if form == "transpose":
-        out = _resize_conv_transpose(source, weight, scales, pads, padded)
+        out = _resize_conv_transpose(source, weight, bias, scales, pads, padded)
     elif form == "subpixel":
-        out = _resize_conv_subpixel(source, weight, scales, pads, padded)
+        out = _resize_conv_subpixel(source, weight, bias, scales, pads, padded)
     else:
         raise CheckerscopeError(f"fused form must be 'transpose' or 'subpixel', got {form!r}")
-    if bias is not None:
-        out = out + bias.reshape(1, -1, *([1] * rank))
     for axis, (b_left, b_right) in enumerate(borders):
         if not (b_left or b_right):
             continue
