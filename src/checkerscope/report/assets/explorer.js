@@ -264,7 +264,7 @@
     var r = cs.overlap2d(layers, [n, n]);
     var full = r.full;
     var map = $("d2-map");
-    map.replaceChildren(heatSvg(full, 24, "coverage map"));
+    map.replaceChildren(heatSvg(full, 28, "coverage map"));
     map.setAttribute("data-full", json(full));
     map.setAttribute("data-layers", json(layers));
     map.setAttribute(
