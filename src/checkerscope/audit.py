@@ -361,6 +361,8 @@ def _factors(specs: Sequence[LayerSpec], dims: int) -> tuple[tuple[int, ...], tu
 
 def _learns_phases(layer: TracedLayer) -> bool:
     """Whether the layer has learned weights that may differ per output (input) phase."""
+    if layer.params.get("tied_phases"):  # stored weights known to sum equally per phase
+        return False
     if layer.family in ("deconv", "conv", "pixelshuffle", "maxpool"):
         return True
     if layer.family == "layer":

@@ -42,6 +42,9 @@ def _params(layer: LayerFinding) -> str:
             continue
         if key == "padding_mode":
             continue
+        if key == "tied_phases":
+            parts.append("tied" if value else "")
+            continue
         if key in ("padding", "output_padding") and not any(value):
             continue
         if isinstance(value, tuple):

@@ -51,7 +51,7 @@ def _load(path: str | os.PathLike[str]) -> Any:
     if not path.is_file():
         raise CheckerscopeError(f"no such ONNX file: {str(path)!r}")
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = onnx.load(str(path))  # weights kept as external data next to it included
     except Exception as exc:
         raise CheckerscopeError(
             f"{str(path)!r} is not a valid ONNX model ({type(exc).__name__})"
@@ -95,6 +95,44 @@ def _constants(graph: Any) -> dict[str, np.ndarray]:
     return values
 
 
+def _fold_weight(name: str, graph: Any, constants: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Evaluate a weight computed from constants only (an exported fused resize-conv builds
+    its transposed-convolution kernel from the 3x3 one); ``None`` if it needs an input."""
+    onnx = _import_onnx()
+    producers = {out: node for node in graph.node for out in node.output}
+    needed: list[Any] = []
+    stack, seen = [name], set()
+    while stack:
+        value = stack.pop()
+        if value in constants or value in seen or not value:
+            continue
+        seen.add(value)
+        node = producers.get(value)
+        if node is None or len(needed) > 64:
+            return None  # a graph input, or too much to evaluate for a weight
+        needed.append(node)
+        stack.extend(node.input)
+    order = {id(node): i for i, node in enumerate(graph.node)}
+    nodes = sorted({id(n): n for n in needed}.values(), key=lambda n: order[id(n)])
+    used = {i for n in nodes for i in n.input}
+    initializers = [
+        onnx.numpy_helper.from_array(np.asarray(constants[v]), v) for v in used if v in constants
+    ]
+    try:
+        from onnx.reference import ReferenceEvaluator
+
+        sub = onnx.helper.make_graph(
+            nodes, "weight", [], [onnx.helper.make_empty_tensor_value_info(name)], initializers
+        )
+        model = onnx.helper.make_model(sub, opset_imports=_OPSETS.get("value", []))
+        return np.asarray(ReferenceEvaluator(model).run(None, {})[0])
+    except Exception:  # folding is a refinement; without it the layer is judged by shape
+        return None
+
+
+_OPSETS: dict[str, Any] = {}
+
+
 def _compact(values: tuple[int, ...]) -> int | tuple[int, ...]:
     return values[0] if len(set(values)) == 1 else values
 
@@ -124,6 +162,13 @@ def read_onnx(path: str | os.PathLike[str]) -> OnnxModel:
     model = _load(path)
     graph = model.graph
     constants = _constants(graph)
+    _OPSETS["value"] = list(model.opset_import)
+    for node in graph.node:
+        weighted = node.op_type in ("Conv", "ConvTranspose") and len(node.input) > 1
+        if weighted and node.input[1] not in constants:
+            folded = _fold_weight(node.input[1], graph, constants)
+            if folded is not None:
+                constants[node.input[1]] = folded
     shapes: dict[str, tuple[Any, ...]] = {}
     for info in [*graph.input, *graph.value_info, *graph.output]:
         shapes[info.name] = _shape_of(info)
@@ -165,24 +210,61 @@ def _weight_kernel(node: Any, constants: dict[str, np.ndarray]) -> tuple[int, ..
     return None
 
 
+def phases_tied(weight: np.ndarray, stride: tuple[int, ...], dilation: tuple[int, ...]) -> bool:
+    """Whether every stride phase of every kernel sums to the same value.
+
+    Then a constant input gives a constant output (a transposed convolution) or a constant
+    output gradient gives a constant input gradient (a strided convolution): the stored
+    weights paint no grid, as for an exported resize-convolution (nearest + conv fused into
+    one transposed convolution) or a fixed blur filter.
+
+    Examples:
+        >>> box = np.ones((1, 1, 4))
+        >>> phases_tied(box, (2,), (1,)), phases_tied(np.array([[[1.0, 2, 3, 4]]]), (2,), (1,))
+        (True, False)
+    """
+    dims = len(stride)
+    sums = []
+    for phase in np.ndindex(*stride):
+        index = [slice(None), slice(None)]
+        for axis in range(dims):
+            taps = np.arange(weight.shape[2 + axis])
+            index.append(np.flatnonzero((taps * dilation[axis]) % stride[axis] == phase[axis]))
+        part = weight[tuple(index[:2])]
+        for axis in range(dims):
+            part = np.take(part, index[2 + axis], axis=2 + axis)
+        sums.append(part.reshape(*part.shape[:2], -1).sum(axis=-1))
+    scale = float(np.abs(weight).max()) or 1.0
+    return all(np.allclose(s, sums[0], rtol=1e-4, atol=1e-6 * scale) for s in sums[1:])
+
+
 def _describe_node(
     node: Any, constants: dict[str, np.ndarray], shapes: dict[str, tuple[Any, ...]]
 ) -> tuple[str, list[LayerSpec], dict[str, Any], int, str] | None:
     op = node.op_type
     attrs = _attributes(node)
     if op in ("ConvTranspose", "Conv"):
-        kernel = tuple(attrs.get("kernel_shape", ())) or _weight_kernel(node, constants)
+        declared = tuple(attrs.get("kernel_shape", ()))
+        stored = _weight_kernel(node, constants)
+        kernel = stored or declared
         if not kernel:
             return None
         dims = len(kernel)
         stride = tuple(attrs.get("strides", [1] * dims))
         dilation = tuple(attrs.get("dilations", [1] * dims))
         padding, note = _pads(attrs, dims, kernel, op)
+        if declared and stored and declared != stored:
+            note = (
+                f"{op}: kernel_shape {declared} disagrees with the weight {stored}; used the weight"
+            )
         params: dict[str, Any] = {
             "kernel": kernel,
             "stride": stride,
             "padding": padding,
         }
+        weight = constants.get(node.input[1]) if len(node.input) > 1 else None
+        if weight is not None and max(stride) > 1 and weight.ndim == dims + 2:
+            params["tied_phases"] = phases_tied(weight.astype(float), stride, dilation)
         if op == "ConvTranspose":
             out_pad = tuple(attrs.get("output_padding", [0] * dims))
             params["output_padding"] = out_pad

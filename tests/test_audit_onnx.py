@@ -1,0 +1,97 @@
+"""cs.audit_onnx on ONNX exports of the zoo: the same structural verdicts as the torch audit."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import checkerscope as cs
+from checkerscope import zoo
+from checkerscope.errors import CheckerscopeError
+from checkerscope.onnx_reader import phases_tied
+
+pytest.importorskip("onnx")
+
+# torch's legacy exporter records the wrong kernel_shape for the fused ResizeConv2d (its
+# kernel is computed) and cannot export BlurPool2d; the dynamo exporter handles both.
+DYNAMO = {
+    "article_deconv_last1",
+    "article_deconv_last2",
+    "article_resize",
+    "johnson_resize",
+    "dcgan64_disc_blurpool",
+}
+
+
+def export(name: str, folder: Path) -> Path:
+    entry = zoo.MODELS[name]
+    model = entry.build().eval()
+    path = folder / f"{name}.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(model, (entry.example_input(),), str(path), dynamo=name in DYNAMO)
+        except Exception as exc:  # pragma: no cover - depends on the installed exporter
+            pytest.skip(f"torch.onnx.export cannot export {name}: {type(exc).__name__}")
+    return path
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in DYNAMO else n for n in sorted(zoo.MODELS)],
+)
+def test_onnx_export_gets_the_torch_verdicts(name: str, tmp_path: Path) -> None:
+    entry = zoo.MODELS[name]
+    torch_report = cs.audit(entry.build(), entry.example_input(), probe=False)
+    onnx_report = cs.audit_onnx(export(name, tmp_path))
+    assert onnx_report.source == "onnx" and onnx_report.init_score is None
+    mine = [(layer.verdict, layer.period, layer.direction) for layer in onnx_report.layers]
+    theirs = [(layer.verdict, layer.period, layer.direction) for layer in torch_report.layers]
+    assert mine == theirs
+    assert onnx_report.periods == torch_report.periods
+    assert onnx_report.kind == torch_report.kind
+    assert onnx_report.structural_artifacts == torch_report.structural_artifacts
+    assert onnx_report.overlap.period == torch_report.overlap.period
+
+
+def test_onnx_report_renders(tmp_path: Path) -> None:
+    report = cs.audit_onnx(export("johnson_deconv", tmp_path))
+    assert "ConvTranspose" in str(report) and "uneven overlap" in str(report)
+    assert report.to_dict()["source"] == "onnx"
+    assert "data:image/png" in report.to_html(tmp_path / "r.html")
+
+
+def test_invalid_onnx_files(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x08\x07garbage" * 10)
+    with pytest.raises(CheckerscopeError, match="not a valid ONNX model"):
+        cs.audit_onnx(garbage)
+    with pytest.raises(CheckerscopeError, match="no such ONNX file"):
+        cs.audit_onnx(tmp_path / "absent.onnx")
+
+
+def test_phase_sums() -> None:
+    # an exported resize-conv: the 4x4 kernel made of shifted 3x3 kernels ties its phases
+    small = torch.randn(2, 3, 3, 3)
+    resize_conv = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(3, 2, 3, padding=1))
+    x = torch.zeros(1, 3, 1, 1)
+    x[0, 0] = 1.0
+    with torch.no_grad():
+        resize_conv[1].weight.copy_(small)
+        resize_conv[1].bias.zero_()
+    kernel = np.zeros((3, 2, 4, 4))
+    for cin in range(3):
+        impulse = torch.zeros(1, 3, 3, 3)
+        impulse[0, cin, 1, 1] = 1.0
+        with torch.no_grad():
+            response = resize_conv(impulse)[0]  # 6x6: the footprint of the middle pixel
+        kernel[cin] = response[:, 1:5, 1:5].numpy()
+    assert phases_tied(kernel, (2, 2), (1, 1))
+    assert not phases_tied(np.random.default_rng(0).normal(size=(3, 2, 4, 4)), (2, 2), (1, 1))
