@@ -186,8 +186,11 @@ def _heatmap_png(report: AuditReport) -> bytes | None:
             tile = tile[0]
         im = axes[0].imshow(full, cmap="magma", interpolation="nearest")
         fig.colorbar(im, ax=axes[0], fraction=0.046)
-        im2 = axes[1].imshow(np.atleast_2d(tile), cmap="magma", interpolation="nearest")
+        tile = np.atleast_2d(tile)
+        im2 = axes[1].imshow(tile, cmap="magma", interpolation="nearest")
         fig.colorbar(im2, ax=axes[1], fraction=0.046)
+        axes[1].set_xticks(range(tile.shape[1]))
+        axes[1].set_yticks(range(tile.shape[0]))
     axes[0].set_title(f"coverage of the whole path ({pattern.direction})", fontsize=9)
     axes[1].set_title(
         f"one period {pattern.period}, unevenness {_num(pattern.unevenness)}", fontsize=9
@@ -209,9 +212,12 @@ def _fingerprint_png(probe: Probe) -> bytes:
     if fp.ndim == 1:
         ax.bar(np.arange(len(fp)), fp)
     else:
+        fp = np.atleast_2d(fp)
         lim = float(np.abs(fp).max()) or 1.0
         im = ax.imshow(fp, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
         fig.colorbar(im, ax=ax, fraction=0.046)
+        ax.set_xticks(range(fp.shape[1]))
+        ax.set_yticks(range(fp.shape[0]))
     ax.set_title(f"{probe.what} fingerprint, period {probe.period}", fontsize=9)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
