@@ -12,6 +12,8 @@ Examples:
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -39,7 +41,9 @@ _EXPORTS: dict[str, str] = {
     "AuditReport": "checkerscope.audit",
     "fix": "checkerscope.audit",
 }
-_SUBMODULES = ("nn", "zoo", "experiments", "report", "metrics", "overlap", "audit")
+_SUBMODULES = ("nn", "zoo", "experiments", "report", "metrics")
+# Public functions named like the submodule that defines them.
+_FUNCTIONS_NAMED_LIKE_MODULES = frozenset({"overlap", "audit"})
 
 __all__ = ["__version__", *_EXPORTS, "nn", "zoo"]
 
@@ -58,6 +62,24 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """Keeps ``cs.overlap`` and ``cs.audit`` bound to the functions.
+
+    Importing a submodule makes Python set it as an attribute of its package, which would
+    replace the function of the same name as soon as any code ran
+    ``from checkerscope.overlap import Deconv``. The submodules stay reachable through
+    ``sys.modules`` and ``importlib.import_module``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FUNCTIONS_NAMED_LIKE_MODULES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -36,8 +36,6 @@ import dataclasses
 import math
 import operator
 import re
-import sys
-import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import reduce
@@ -1096,21 +1094,3 @@ def _parse_layer(text: str) -> LayerSpec:
         missing = ", ".join(f"{name} ({tags.get(name, name)}N)" for name in required)
         raise CheckerscopeError(f"layer {text!r} needs {missing}")
     return cls(**kwargs)
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``checkerscope.overlap(...)`` work even when it names this module.
-
-    The package exports the function ``overlap`` lazily, but importing the submodule
-    ``checkerscope.overlap`` (as ``from checkerscope.overlap import Deconv`` does) makes
-    Python bind the package attribute ``overlap`` to the module instead. Calling the module
-    calls the function, so both spellings keep working.
-    """
-
-    def __call__(
-        self, layers: LayersLike, dims: int = 2, direction: Direction = "forward"
-    ) -> OverlapPattern:
-        return overlap(layers, dims=dims, direction=direction)
-
-
-sys.modules[__name__].__class__ = _CallableModule
