@@ -28,9 +28,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-import sys
 import time
-import types
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -804,15 +802,3 @@ def _known_spatial(shape: Sequence[Any], dims: int) -> tuple[int, ...] | None:
     if any(not isinstance(s, int) for s in spatial):
         return None
     return tuple(spatial[-dims:])
-
-
-class _CallableModule(types.ModuleType):
-    """``checkerscope.audit`` is both this module and its main function: importing the
-    module (``from checkerscope.audit import fix``) makes Python set the package attribute
-    ``checkerscope.audit`` to the module, so the module forwards calls to :func:`audit`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> AuditReport:
-        return audit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
