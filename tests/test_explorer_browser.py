@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import checkerscope.overlap as ov
 from checkerscope.errors import CheckerscopeError
+from checkerscope.overlap import Conv, Deconv, LayerSpec, PixelShuffle, Resize, overlap
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -174,10 +174,10 @@ def same_unevenness(shown: float, expected: float, rel: float) -> bool:
     return math.isclose(shown, expected, rel_tol=rel)
 
 
-def spec(layer: dict[str, Any]) -> ov.LayerSpec:
+def spec(layer: dict[str, Any]) -> LayerSpec:
     kind = layer["type"]
     if kind == "deconv":
-        return ov.Deconv(
+        return Deconv(
             layer["kernel"],
             layer["stride"],
             padding=layer.get("padding", 0),
@@ -185,26 +185,26 @@ def spec(layer: dict[str, Any]) -> ov.LayerSpec:
             dilation=layer.get("dilation", 1),
         )
     if kind == "conv":
-        return ov.Conv(
+        return Conv(
             layer["kernel"],
             layer.get("stride", 1),
             padding=layer.get("padding", 0),
             dilation=layer.get("dilation", 1),
         )
     if kind == "resize":
-        return ov.Resize(layer["scale"], mode=layer.get("mode", "nearest"))
+        return Resize(layer["scale"], mode=layer.get("mode", "nearest"))
     assert kind == "pixelshuffle", layer
-    return ov.PixelShuffle(layer["scale"])
+    return PixelShuffle(layer["scale"])
 
 
-def method_specs(method: str, kernel: int, factor: int) -> list[ov.LayerSpec]:
+def method_specs(method: str, kernel: int, factor: int) -> list[LayerSpec]:
     """The explorer's definition of each method, written independently of the page."""
     same = (kernel - 1) // 2
     return {
-        "deconv": [ov.Deconv(kernel, factor)],
-        "nearest": [ov.Resize(factor), ov.Conv(kernel, padding=same)],
-        "bilinear": [ov.Resize(factor, mode="bilinear"), ov.Conv(kernel, padding=same)],
-        "subpixel": [ov.Conv(kernel, padding=same), ov.PixelShuffle(factor)],
+        "deconv": [Deconv(kernel, factor)],
+        "nearest": [Resize(factor), Conv(kernel, padding=same)],
+        "bilinear": [Resize(factor, mode="bilinear"), Conv(kernel, padding=same)],
+        "subpixel": [Conv(kernel, padding=same), PixelShuffle(factor)],
     }[method]
 
 
@@ -345,7 +345,7 @@ def test_js_engine_matches_python_engine_on_random_stacks(wide: Session) -> None
     for case, got in zip(cases, results, strict=True):
         layers = [spec(layer) for layer in case["layers"]]
         for dims, key, shape in ((1, "one", (case["n"],)), (2, "two", (case["n"], case["n"] + 1))):
-            expected = ov.overlap(layers, dims=dims)
+            expected = overlap(layers, dims=dims)
             try:
                 full = expected.full(shape)
             except CheckerscopeError:
@@ -387,7 +387,7 @@ def test_1d_panel_counts_match_engine_for_k1_6_s1_6(wide: Session) -> None:
         for s in strides:
             set_range(page, "d1-stride", s)
             got = page.evaluate(READ_1D)
-            expected = ov.overlap([ov.Deconv(k, s)], dims=1)
+            expected = overlap([Deconv(k, s)], dims=1)
             full = expected.full(n)
             assert [shown_number(t) for t in got["counts"]] == full.tolist(), (k, s)
             assert data_value(got["full"]) == full.tolist()
@@ -406,7 +406,7 @@ def test_1d_panel_counts_match_engine_for_k1_6_s1_6(wide: Session) -> None:
     set_range(page, "d1-input", 3, keys=True)
     got = page.evaluate(READ_1D)
     assert [shown_number(t) for t in got["counts"]] == (
-        ov.overlap([ov.Deconv(6, 4)], dims=1).full(3).tolist()
+        overlap([Deconv(6, 4)], dims=1).full(3).tolist()
     )
     wide.assert_clean()
 
@@ -420,7 +420,7 @@ def _check_2d(page: Any, k: int, s: int, p: int, n: int) -> dict[str, Any]:
     got = page.evaluate(READ_2D)
     assert int(got["padding"]) == p
     assert got["error"] is None, got["error"]
-    expected = ov.overlap([ov.Deconv(k, s, padding=p)], dims=2)
+    expected = overlap([Deconv(k, s, padding=p)], dims=2)
     full = expected.full((n, n))
     assert got["shape"] == f"{full.shape[0]} × {full.shape[1]}"
     np.testing.assert_array_equal(grid_from_cells(got["cells"], full.shape), full)
@@ -515,8 +515,8 @@ def test_stack_panel_matches_engine_for_each_method(wide: Session) -> None:
         assert got["visibleRows"] == len(stack) == got["stageRows"]
         layers = [s for method in stack for s in method_specs(*method)]
         assert [spec(layer) for layer in data_value(got["layers"])] == layers, stack
-        one = ov.overlap(layers, dims=1)
-        two = ov.overlap(layers, dims=2)
+        one = overlap(layers, dims=1)
+        two = overlap(layers, dims=2)
         assert int(got["period"]) == one.period[0]
         assert int(got["structural"]) == one.structural_period[0]
         assert tuple(data_value(got["period2"])) == two.period
@@ -545,11 +545,11 @@ def test_stack_panel_reports_an_input_too_short_without_a_page_error(wide: Sessi
     got = page.evaluate(READ_STACK)
     layers = [s for method in stack for s in method_specs(*method)]
     with pytest.raises(CheckerscopeError):
-        ov.overlap(layers, dims=1).full(2)
+        overlap(layers, dims=1).full(2)
     assert got["error"] and "too short" in got["error"]
     assert got["full"] is None
     # the steady state does not depend on the input and is still shown
-    assert shown_ratio(got["uneven1"]) == ov.overlap(layers, dims=1).unevenness == 1.0
+    assert shown_ratio(got["uneven1"]) == overlap(layers, dims=1).unevenness == 1.0
     set_range(page, "st-input", 8)
     assert page.evaluate(READ_STACK)["error"] is None
     wide.assert_clean()
@@ -607,11 +607,11 @@ def _torch_matrix(key: str, n: int = 4) -> tuple[list[str], np.ndarray]:
 
 
 MATRIX_STACKS = {
-    "deconv3": [ov.Deconv(3, 2, padding=1, output_padding=1)],
-    "deconv4": [ov.Deconv(4, 2, padding=1)],
-    "nearest": [ov.Resize(2), ov.Conv(3, padding=1)],
-    "bilinear": [ov.Resize(2, mode="bilinear"), ov.Conv(3, padding=1)],
-    "subpixel": [ov.Conv(3, padding=1), ov.PixelShuffle(2)],
+    "deconv3": [Deconv(3, 2, padding=1, output_padding=1)],
+    "deconv4": [Deconv(4, 2, padding=1)],
+    "nearest": [Resize(2), Conv(3, padding=1)],
+    "bilinear": [Resize(2, mode="bilinear"), Conv(3, padding=1)],
+    "subpixel": [Conv(3, padding=1), PixelShuffle(2)],
 }
 
 
@@ -632,7 +632,7 @@ def test_matrices_match_torch_and_row_sums_match_engine(wide: Session) -> None:
         assert fig["taps"] == taps
         # Σ column: coverage of each output with all weights 1 == the engine's full map
         sums = [shown_number(t) for t in fig["sums"]]
-        np.testing.assert_allclose(sums, ov.overlap(stack, dims=1).full(4), rtol=1e-9)
+        np.testing.assert_allclose(sums, overlap(stack, dims=1).full(4), rtol=1e-9)
         np.testing.assert_allclose(sums, coef.sum(axis=(1, 2)), rtol=1e-9)
         # every entry shows exactly torch's weights, e.g. "b+c" or "¼a+¾b"
         expected = {}
