@@ -26,7 +26,7 @@ lint: venv
 	$(BIN)/ruff format --check src tests benchmarks
 
 test: venv browser lint
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 demo: venv
 	$(BIN)/checkerscope reproduce --out out
