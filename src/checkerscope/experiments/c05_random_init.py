@@ -11,7 +11,7 @@ explain.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -82,7 +82,12 @@ def _median_of_unit_exponentials(count: int) -> float:
 
 
 def _neighbour_bins(
-    q: int, r: int, height: int, width: int, is_harmonic, count: int = 24
+    q: int,
+    r: int,
+    height: int,
+    width: int,
+    is_harmonic: Callable[[int, int], bool],
+    count: int = 24,
 ) -> list[tuple[int, int]]:
     """The ``count`` nearest non-harmonic bins of the same kind (on an axis or off it)."""
     found: list[tuple[float, int, int]] = []
@@ -176,7 +181,7 @@ def harmonic_score_db(images: np.ndarray, period: int, exclude: int | None = Non
     return 10.0 * np.log10((harmonic_sum + floor).sum(-1) / (expected_sum + floor).sum(-1))
 
 
-def _generate(kinds: Sequence[str], seed: int, batch: int, device: str):
+def _generate(kinds: Sequence[str], seed: int, batch: int, device: str) -> np.ndarray:
     import torch
 
     from checkerscope.zoo import dcgan_generator

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress
 from checkerscope.experiments.figures import bar_chart, sample_grid, save_figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 CLAIM = Claim(
     id="C11",
@@ -80,7 +84,7 @@ def input_batch(n: int, size: int, seed: int) -> np.ndarray:
     return np.concatenate([patches, noise]).astype(np.float32)
 
 
-def input_gradients(model, inputs: np.ndarray, device: str) -> np.ndarray:
+def input_gradients(model: torch.nn.Module, inputs: np.ndarray, device: str) -> np.ndarray:
     """``d sum(model(x)) / dx`` for a batch (each output depends on its own input only)."""
     import torch
 

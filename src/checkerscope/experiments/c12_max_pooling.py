@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress
 from checkerscope.experiments.figures import PALETTE, sample_grid, save_figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 CLAIM = Claim(
     id="C12",
@@ -54,7 +58,7 @@ DOWN_KINDS = ("max pooling", "avg pooling", "strided conv")
 HF_CUTOFF = 0.25
 
 
-def build_network(down: str, channels: tuple[int, ...] = (16, 32, 64)):
+def build_network(down: str, channels: tuple[int, ...] = (16, 32, 64)) -> torch.nn.Module:
     """The three-stage network with the given way of halving the resolution."""
     from torch import nn
 

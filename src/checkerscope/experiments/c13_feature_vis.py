@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress
 from checkerscope.experiments.figures import bar_chart, sample_grid, save_figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 CLAIM = Claim(
     id="C13",
@@ -50,7 +54,7 @@ NOTES = {
 MAX_SHIFT = 4
 
 
-def build_network(channels: tuple[int, ...] = (16, 32, 64), outputs: int = 32):
+def build_network(channels: tuple[int, ...] = (16, 32, 64), outputs: int = 32) -> torch.nn.Module:
     """The fixed network whose channel is visualised: strided k3 s2 convolutions."""
     from torch import nn
 
@@ -64,7 +68,14 @@ def build_network(channels: tuple[int, ...] = (16, 32, 64), outputs: int = 32):
 
 
 def visualise(
-    network, channel: int, *, steps: int, jitter: bool, seed: int, size: int = 64, device="cpu"
+    network: torch.nn.Module,
+    channel: int,
+    *,
+    steps: int,
+    jitter: bool,
+    seed: int,
+    size: int = 64,
+    device: str = "cpu",
 ) -> np.ndarray:
     """Gradient ascent on an image to maximise the spatial mean of ``channel``.
 
