@@ -74,6 +74,15 @@ def _pattern_text(pattern: np.ndarray, limit: int = 8) -> str:
     return "\n".join("    " + " ".join(c.rjust(width) for c in row) for row in cells)
 
 
+def _fingerprint_text(fingerprint: np.ndarray, limit: int = 8) -> str:
+    grid = np.atleast_2d(np.asarray(fingerprint, dtype=float))
+    peak = float(np.abs(grid).max())
+    if grid.ndim > 2 or max(grid.shape) > limit or peak == 0.0:
+        return ""
+    rows = [" ".join(f"{v / peak:+.2f}" for v in row) for row in grid]
+    return "\n".join("    " + row for row in rows)
+
+
 def render_text(report: AuditReport) -> str:
     """A terminal rendering (a rich table, no colour codes)."""
     from rich import box
@@ -135,6 +144,16 @@ def render_text(report: AuditReport) -> str:
         line = _probe_line(probe, label)
         if line:
             console.print(line, highlight=False)
+    dominant = report.init_score or report.grad_score
+    if dominant is not None and dominant.median_db >= 6.0:
+        text = _fingerprint_text(dominant.fingerprint)
+        if text:
+            console.print(
+                f"  {dominant.what} fingerprint at period {dominant.period} "
+                "(mean per phase, relative to the largest):",
+                highlight=False,
+            )
+            console.print(text, highlight=False)
     for note in report.notes:
         console.print(f"note: {note}", highlight=False)
     verdict = "ARTIFACTS" if report.has_artifacts else "CLEAN"
