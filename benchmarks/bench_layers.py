@@ -12,7 +12,10 @@ Variants are timed round-robin (one call of each per round) so that load from ot
 processes hits them alike; medians over ``--repeats`` rounds.
 
 Usage:
-    python benchmarks/bench_layers.py [--repeats 15] [--device cpu|cuda] [--forms] [--quick]
+    python benchmarks/bench_layers.py [--repeats 15] [--device cpu|cuda] [--threads N]
+                                      [--forms] [--quick] [--all]
+
+``--all`` instead times every layer of ``cs.nn`` at one shape (for the README table).
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from checkerscope.nn import ResizeConv2d
+from checkerscope.nn import (
+    BilinearAdditiveUpsample2d,
+    BlurPool2d,
+    FilteredDeconv2d,
+    ResizeConv2d,
+    SubPixelConv2d,
+)
 from checkerscope.nn import functional as CF
 
 SHAPES = [
@@ -94,6 +103,7 @@ def run_shape(
     repeats: int,
     device: torch.device,
     forms: bool,
+    memory_format: torch.memory_format = torch.contiguous_format,
 ) -> list[Variant]:
     torch.manual_seed(0)
     fused = ResizeConv2d(cin, cout, 3, scale_factor=2, device=device)
@@ -110,9 +120,10 @@ def run_shape(
             nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1, device=device),
         ),
     ]
-    x = torch.randn(batch, cin, size, size, device=device)
+    x = torch.randn(batch, cin, size, size, device=device).to(memory_format=memory_format)
     x_grad = x.clone().requires_grad_(True)
     grad = torch.randn(batch, cout, 2 * size, 2 * size, device=device)
+    grad = grad.to(memory_format=memory_format)
     with torch.no_grad():
         reference = naive(x)
         for v in variants[1:3]:
@@ -139,6 +150,50 @@ def run_shape(
     return variants
 
 
+def run_all_layers(repeats: int, device: torch.device) -> list[Variant]:
+    """Every upsampling layer of ``cs.nn`` at N16 C128->64 32->64, plus pooling at 64->32."""
+    torch.manual_seed(0)
+    cin, cout = 128, 64
+    upsamplers = [
+        Variant("ResizeConv2d nearest (fused)", ResizeConv2d(cin, cout, device=device)),
+        Variant("ResizeConv2d nearest, reflect", ResizeConv2d(cin, cout, padding_mode="reflect")),
+        Variant(
+            "ResizeConv2d nearest (naive)", ResizeConv2d(cin, cout, fused=False, device=device)
+        ),
+        Variant("ResizeConv2d bilinear", ResizeConv2d(cin, cout, mode="bilinear", device=device)),
+        Variant("SubPixelConv2d k3", SubPixelConv2d(cin, cout, device=device)),
+        Variant("FilteredDeconv2d k4 hold", FilteredDeconv2d(cin, cout, device=device)),
+        Variant(
+            "FilteredDeconv2d k4 binomial4",
+            FilteredDeconv2d(cin, cout, filter="binomial4", device=device),
+        ),
+        Variant("BilinearAdditiveUpsample2d", BilinearAdditiveUpsample2d(cin, cout)),
+        Variant(
+            "BilinearAdditive + conv k3",
+            BilinearAdditiveUpsample2d(cin, cout, kernel_size=3, device=device),
+        ),
+        Variant("ConvTranspose2d k4 s2 p1", nn.ConvTranspose2d(cin, cout, 4, 2, 1, device=device)),
+    ]
+    poolers = [
+        Variant("BlurPool2d f4 s2", BlurPool2d(cout, device=device)),
+        Variant("MaxPool2d 2", nn.MaxPool2d(2)),
+        Variant("Conv2d k3 s2 p1 (strided)", nn.Conv2d(cout, cout, 3, 2, 1, device=device)),
+    ]
+    for variants, shape in ((upsamplers, (16, cin, 32, 32)), (poolers, (16, cout, 64, 64))):
+        x = torch.randn(shape, device=device, requires_grad=True)
+        grads = {v.name: torch.randn_like(v.module(x)) for v in variants}
+        for _ in range(repeats + 1):
+            for v in variants:
+                with torch.no_grad():
+                    v.forward_s.append(_timed(lambda m=v.module, x=x: m(x), device))
+                g = grads[v.name]
+                v.train_s.append(_timed(lambda m=v.module, x=x, g=g: m(x).backward(g), device))
+        for v in variants:
+            v.forward_s, v.train_s = v.forward_s[1:], v.train_s[1:]
+            v.saved_bytes = saved_for_backward(v.module, x)
+    return upsamplers + poolers
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -146,16 +201,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--forms", action="store_true", help="also time the other fused form")
     parser.add_argument("--quick", action="store_true", help="one tiny shape (smoke test)")
+    parser.add_argument("--all", action="store_true", help="every cs.nn layer, one shape")
+    parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="inputs and gradients in channels_last (oneDNN's native layout on CPU)",
+    )
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
-        f"fused form '{CF._FUSED_FORM}', medians of {args.repeats} round-robin rounds"
+        f"fused form '{CF._FUSED_FORM}', medians of {args.repeats} round-robin rounds, "
+        f"{'channels_last' if args.channels_last else 'NCHW'} tensors"
     )
+    if args.all:
+        variants = run_all_layers(args.repeats, device)
+        print("\nupsampling N16 C128->64 32->64; pooling N16 C64 64->32")
+        print(f"  {'layer':30} {'forward ms':>11} {'fwd+bwd ms':>11} {'saved MiB':>10}")
+        for v in variants:
+            print(
+                f"  {v.name:30} {1e3 * statistics.median(v.forward_s):11.2f} "
+                f"{1e3 * statistics.median(v.train_s):11.2f} {v.saved_bytes / 2**20:10.2f}"
+            )
+        return
     for batch, cin, cout, size in QUICK_SHAPES if args.quick else SHAPES:
-        variants = run_shape(batch, cin, cout, size, args.repeats, device, args.forms)
+        layout = torch.channels_last if args.channels_last else torch.contiguous_format
+        variants = run_shape(batch, cin, cout, size, args.repeats, device, args.forms, layout)
         print(f"\nN{batch} C{cin}->{cout} {size}->{2 * size}")
         print(f"  {'layer':30} {'forward ms':>11} {'fwd+bwd ms':>11} {'saved MiB':>10}")
         for v in variants:

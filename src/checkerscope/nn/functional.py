@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from typing import Literal
 
 import torch
@@ -206,37 +205,34 @@ def resize_conv_is_fusable(mode: str, scale_factor: ScaleOrTuple, rank: int = 2)
     )
 
 
-@lru_cache(maxsize=256)
-def _transpose_fold(kernel: int, scale: int) -> tuple[tuple[float, ...], ...]:
+def _transpose_fold(kernel: int, scale: int, like: Tensor) -> Tensor:
     """0/1 matrix ``M`` (``k + s - 1`` by ``k``) with ``K' = M @ w`` along one axis.
 
     ``K'(j) = sum_{r < s} w(r + k - 1 - j)``: the coefficient of input sample ``i`` in output
     ``m`` is ``K'(m + P - s*i)`` with ``P = k - 1 - left_padding``.
     """
-    return tuple(
-        tuple(1.0 if 0 <= t - (kernel - 1 - j) < scale else 0.0 for t in range(kernel))
-        for j in range(kernel + scale - 1)
-    )
+    j = torch.arange(kernel + scale - 1, device=like.device)[:, None]
+    t = torch.arange(kernel, device=like.device)[None, :]
+    shift = t - (kernel - 1 - j)
+    return ((shift >= 0) & (shift < scale)).to(like.dtype)
 
 
-@lru_cache(maxsize=256)
-def _phase_fold(kernel: int, scale: int, left: int) -> tuple[tuple[float, ...], ...]:
+def _phase_fold(kernel: int, scale: int, left: int, like: Tensor) -> Tensor:
     """0/1 matrix (``s * E`` by ``k``) giving the ``s`` phase kernels of ``E`` coarse taps.
 
     Output ``s*q + a`` is ``sum_e G_a(e) x(q + e)`` with ``G_a(e) = sum of w(t)`` over the
-    taps ``t`` for which ``floor((a + t - left) / s) == e``.
+    taps ``t`` for which ``floor((a + t - left) / s) == e``; row ``a * E + e - e_min``.
     """
     low = -((left + scale - 1) // scale)
-    high = (scale - 1 + kernel - 1 - left) // scale
-    return tuple(
-        tuple(1.0 if (a + t - left) // scale == e else 0.0 for t in range(kernel))
-        for a in range(scale)
-        for e in range(low, high + 1)
-    )
+    taps = (scale - 1 + kernel - 1 - left) // scale - low + 1
+    a = torch.arange(scale, device=like.device)[:, None, None]
+    e = torch.arange(low, low + taps, device=like.device)[None, :, None]
+    t = torch.arange(kernel, device=like.device)[None, None, :]
+    reached = torch.div(a + t - left, scale, rounding_mode="floor") == e
+    return reached.reshape(scale * taps, kernel).to(like.dtype)
 
 
-def _apply_along(weight: Tensor, axis: int, matrix: tuple[tuple[float, ...], ...]) -> Tensor:
-    folding = torch.tensor(matrix, dtype=weight.dtype, device=weight.device)
+def _apply_along(weight: Tensor, axis: int, folding: Tensor) -> Tensor:
     return torch.movedim(torch.movedim(weight, axis, -1) @ folding.T, -1, axis)
 
 
@@ -284,7 +280,7 @@ def _resize_conv_transpose(
     # kernel handed to oneDNN is contiguous (a transposed view costs a copy every call).
     folded = weight.transpose(0, 1)
     for axis, (k, s) in enumerate(zip(kernels, scales, strict=True)):
-        folded = _apply_along(folded, axis + 2, _transpose_fold(k, s))
+        folded = _apply_along(folded, axis + 2, _transpose_fold(k, s, weight))
     folded = folded.contiguous()
     coarse = _coarse_padding(pads, scales) if padded else [(0, 0)] * rank
     strides, paddings, crops = [], [], []
@@ -365,8 +361,8 @@ def _resize_conv_subpixel(
     folded = weight
     taps = []
     for axis, (k, s, (left, _)) in enumerate(zip(kernels, scales, pads, strict=True)):
-        matrix = _phase_fold(k, s, left)
-        taps.append(len(matrix) // s)
+        matrix = _phase_fold(k, s, left, weight)
+        taps.append(matrix.shape[0] // s)
         folded = _apply_along(folded, axis + 2, matrix)
     out_channels, in_channels = weight.shape[:2]
     split = [v for s, e in zip(scales, taps, strict=True) for v in (s, e)]
