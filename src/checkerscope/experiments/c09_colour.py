@@ -23,9 +23,10 @@ from matplotlib.figure import Figure
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress
 from checkerscope.experiments.data import photo_patches, recolour
-from checkerscope.experiments.figures import PALETTE, sample_grid, save_figure
+from checkerscope.experiments.figures import PALETTE, line_chart, sample_grid, save_figure
 from checkerscope.experiments.training import (
     KIND_LABELS,
+    checkpoint_steps,
     excess_db,
     rank_correlation,
     train_super_resolver,
@@ -63,6 +64,7 @@ NOTES = {
     "third of colour distances",
     "within_texture_correlation": "per model: median over held-out textures of Spearman rho "
     "across the same texture's colour levels",
+    "correlation_over_training": "per model: the same rho at checkpoints during training",
     "distance_terciles": "colour distance (RGB, 0-1 units) splitting the thirds",
     "clipped_fraction": "fraction of recoloured pixel values clipped to [0, 1] (should be ~0)",
 }
@@ -70,6 +72,8 @@ NOTES = {
 MODELS: tuple[str, ...] = ("deconv3", "resize")
 COLOUR_LOW, COLOUR_HIGH = 0.2, 0.8
 CONTRAST = 0.25
+#: Checkpoints (log-spaced, including the start and the end) at which rho is measured.
+CHECKPOINTS = 5
 #: Colour distances at which each held-out texture is shown.
 LEVELS = 6
 
@@ -155,6 +159,8 @@ def run(
 
     correlations: dict[str, float] = {}
     within: dict[str, float] = {}
+    over_training: dict[str, list[float]] = {}
+    steps: list[int] = []
     by_distance: dict[str, list[float]] = {}
     excess: dict[str, np.ndarray] = {}
     outputs: dict[str, torch.Tensor] = {}
@@ -172,9 +178,15 @@ def run(
             width=config.width,
             batch_size=config.batch_size,
             seed=seed,
+            checkpoints=checkpoint_steps(config.steps, CHECKPOINTS),
+            periods=(2,),
             device=device,
             progress=report,
         )
+        steps = result.log.steps
+        over_training[kind] = [
+            rank_correlation(distance, c["excess_p2"]) for c in result.log.checkpoints
+        ]
         outputs[kind] = result.final_outputs
         excess[kind] = excess_db(result.final_outputs, eval_set, 2)
         correlations[kind] = rank_correlation(distance, excess[kind])
@@ -193,13 +205,18 @@ def run(
     figures = [
         save_figure(_scatter_figure(distance, excess, correlations), out_dir, "c09_colour"),
         save_figure(_sample_figure(distance, eval_set, outputs["deconv3"]), out_dir, "c09_samples"),
+        save_figure(_trend_figure(steps, over_training), out_dir, "c09_over_training"),
     ]
     near, _, far = by_distance["deconv3"]
+    trend = "rises" if rho >= 0.2 else ("falls" if rho <= -0.2 else "hardly changes")
     summary = (
-        f"For the k3 s2 deconvolution upsampler the excess checkerboard score rises with the "
-        f"colour's distance from the mean colour (Spearman rho {rho:.2f}; median {near:.1f} dB "
-        f"for the nearest third of colours, {far:.1f} dB for the farthest); the resize-conv "
-        f"control gives rho {correlations['resize']:.2f}."
+        f"After {config.steps} steps the k3 s2 deconvolution upsampler's excess checkerboard "
+        f"score {trend} with the colour's distance from the mean colour (Spearman rho "
+        f"{rho:.2f}; median {near:.1f} dB for the nearest third of colours, {far:.1f} dB for "
+        f"the farthest; rho over training "
+        + ", ".join(f"{r:.2f}" for r in over_training["deconv3"])
+        + f" at steps {', '.join(map(str, steps))}); resize-conv control rho "
+        f"{correlations['resize']:.2f}."
     )
     return ClaimResult(
         claim=CLAIM,
@@ -208,6 +225,7 @@ def run(
             f"{correlations['resize']:.2f}",
             "rank_correlation": correlations,
             "within_texture_correlation": within,
+            "correlation_over_training": {"steps": steps, **over_training},
             "excess_by_distance": by_distance,
             "distance_terciles": [float(v) for v in terciles],
             "clipped_fraction": {"train": clipped_train, "eval": clipped_eval},
@@ -246,6 +264,22 @@ def _scatter_figure(
     ax.legend(fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
+    return fig
+
+
+def _trend_figure(steps: list[int], over_training: dict[str, list[float]]) -> Figure:
+    fig = line_chart(
+        [max(s, 1) for s in steps],
+        {KIND_LABELS[k]: v for k, v in over_training.items()},
+        xlabel="training step (log scale; step 0 drawn at 1)",
+        ylabel="Spearman rho (colour distance, excess dB)",
+        title="C9: how strongly artifact strength follows colour, during training",
+        logx=True,
+    )
+    axes = fig.axes[0]
+    axes.axhline(0.5, color="grey", linestyle="--", linewidth=1)
+    axes.axhline(0.0, color="black", linewidth=0.6)
+    axes.set_ylim(-1.05, 1.05)
     return fig
 
 
