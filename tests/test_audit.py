@@ -216,6 +216,26 @@ def test_models_with_data_dependent_control_flow_are_audited() -> None:
     assert [(layer.type, layer.verdict) for layer in negative.layers] == [("F.interpolate", FREE)]
 
 
+class Switch(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.deconv = nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1)
+        self.upsample = nn.Upsample(scale_factor=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.deconv(x) if bool(x.sum() > 0) else self.upsample(x)
+
+
+def test_layers_the_example_input_does_not_reach_are_named() -> None:
+    report = cs.audit(Switch(), torch.ones(1, 2, 4, 4), probe=False)
+    assert [layer.name for layer in report.layers] == ["deconv"]
+    assert any(
+        "not run on this example input" in n and "upsample (Upsample)" in n for n in report.notes
+    )
+    clean = cs.audit(zoo.dcgan_generator(32, width=4), torch.zeros(1, 100, 1, 1), probe=False)
+    assert not any("not run" in note for note in clean.notes)
+
+
 def test_pixel_shuffle_and_pooling_and_cs_nn_layers() -> None:
     model = nn.Sequential(
         nn.Conv2d(3, 12, 3, padding=1),

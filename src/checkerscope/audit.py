@@ -647,6 +647,40 @@ def build_findings(
     return findings, tuple(path), notes
 
 
+_RESAMPLING = (
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+    nn.Upsample,
+    nn.PixelShuffle,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AvgPool3d,
+)
+
+
+def _unreached_layers(model: nn.Module, traced: Sequence[TracedLayer]) -> list[str]:
+    """Resolution-changing modules of ``model`` that the example input did not run."""
+    ran = {id(t.module) for t in traced if t.module is not None}
+    found: list[str] = []
+    skip_inside: list[str] = []
+    for name, module in model.named_modules():
+        if any(name.startswith(prefix + ".") for prefix in skip_inside):
+            continue
+        layer_like = callable(getattr(module, "overlap_specs", None))
+        if layer_like:
+            skip_inside.append(name)
+        strided = isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and any(
+            s > 1 for s in module.stride
+        )
+        if (layer_like or strided or isinstance(module, _RESAMPLING)) and id(module) not in ran:
+            found.append(f"{name or '(model)'} ({type(module).__name__})")
+    return found
+
+
 def _compound(path: Sequence[LayerSpec], dims: int, kind: str):
     forward = backward = None
     if path:
@@ -700,6 +734,12 @@ def audit(
     forward, backward = _compound(path, dims, kind)
     if not findings:
         notes.append("no layer changes resolution: no periodic pattern can arise")
+    unreached = _unreached_layers(model, traced)
+    if unreached:
+        notes.append(
+            "not run on this example input (data-dependent control flow?), so not audited: "
+            + ", ".join(unreached)
+        )
     report = AuditReport(
         model=name or type(model).__name__,
         source="torch",
