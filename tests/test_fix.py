@@ -54,6 +54,27 @@ def test_fix_keeps_shapes_and_lowers_the_init_score_by_10_db(name: str) -> None:
     assert not after.structural_artifacts
 
 
+@pytest.mark.parametrize(("name", "method"), [("espcn", "resize"), ("srresnet", "subpixel")])
+def test_conv_pixel_shuffle_pairs_are_replaced(name: str, method: str) -> None:
+    entry = zoo.MODELS[name]
+    model, x = entry.build(), entry.example_input()
+    fixed = cs.fix(model, method=method, example_input=x)
+    assert not any(isinstance(m, nn.PixelShuffle) for m in fixed.modules())
+    expected = "ResizeConv2d" if method == "resize" else "SubPixelConv2d"
+    assert all(expected in note for note in fixed.checkerscope_fix_notes)
+    with torch.no_grad():
+        assert fixed(x).shape == model(x).shape
+    before = cs.audit(model, x, seeds=2).init_score
+    after = cs.audit(fixed, x, seeds=2).init_score
+    assert after.db_by_period[before.period] <= before.median_db - 10
+
+
+def test_pixel_shuffle_after_a_strided_conv_is_left() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 12, 3, stride=2, padding=1), nn.PixelShuffle(2))
+    fixed = cs.fix(model, example_input=torch.zeros(1, 3, 8, 8))
+    assert isinstance(fixed[1], nn.PixelShuffle)
+
+
 def deconv_cases():
     @st.composite
     def case(draw):

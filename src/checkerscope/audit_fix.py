@@ -231,7 +231,9 @@ def fix(
     Every ``ConvTranspose{1,2,3}d`` with a stride above 1 becomes a ``checkerscope.nn``
     layer (``method="resize"``: ``ResizeConv{1,2,3}d`` nearest + conv; ``"subpixel"``:
     ICNR-initialised ``SubPixelConv{1,2}d``) with a crop or pad where needed so that its
-    output shape equals the original's for every input size. With ``downsample=True``,
+    output shape equals the original's for every input size. A "same" ``Conv2d`` directly
+    followed by ``PixelShuffle(r)`` in an ``nn.Sequential`` (ESPCN, SRResNet) becomes one
+    ``ResizeConv2d`` (or ``SubPixelConv2d``) of the same kernel and scale. With ``downsample=True``,
     strided ``Conv{1,2}d`` become the same conv at stride 1 (same weights) followed by
     ``BlurPool{1,2}d`` at the original stride (Zhang 2019). What cannot be replaced
     faithfully (grouped deconvolutions, per-axis strides for BlurPool, ...) is left and
@@ -285,7 +287,8 @@ def fix(
             continue
         _set_submodule(fixed, name, new)
         notes.append(f"{name}: {before} -> {label}")
-    if not targets:
+    shuffled = _replace_subpixel_pairs(fixed, method, notes)
+    if not targets and not shuffled:
         notes.append("nothing to replace: no strided transposed convolution found")
     fixed.checkerscope_fix_notes = notes
     if example_input is not None:
@@ -297,6 +300,69 @@ def fix(
                 f"fixed model output {after_shape} differs from the original {before_shape}"
             )
     return fixed
+
+
+def _subpixel_pairs(root: nn.Module) -> list[tuple[nn.Sequential, str, str]]:
+    """``(sequential, conv_key, shuffle_key)`` for each ``Conv2d`` directly followed by a
+    ``PixelShuffle`` in an ``nn.Sequential`` whose conv is "same", stride 1 and ungrouped."""
+    pairs = []
+    for module in root.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        children = list(module.named_children())
+        for (key, conv), (next_key, shuffle) in zip(children, children[1:], strict=False):
+            if not (isinstance(conv, nn.Conv2d) and isinstance(shuffle, nn.PixelShuffle)):
+                continue
+            r = shuffle.upscale_factor
+            pads = _pad(conv)
+            same = len(pads) == 2 and all(
+                p == (k - 1) // 2 and k % 2 for k, p in zip(conv.kernel_size, pads, strict=True)
+            )
+            plain = conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
+            if same and plain and conv.out_channels % (r * r) == 0:
+                pairs.append((module, key, next_key))
+    return pairs
+
+
+def _pad(conv: nn.Module) -> tuple[int, ...]:
+    if isinstance(conv.padding, str):
+        same = conv.padding == "same"
+        return tuple((k - 1) // 2 if same else 0 for k in conv.kernel_size)
+    return tuple(conv.padding)
+
+
+def _replace_subpixel_pairs(root: nn.Module, method: str, notes: list[str]) -> int:
+    """Conv2d + PixelShuffle pairs become one ``checkerscope.nn`` layer (resize-conv, or an
+    ICNR-initialised sub-pixel conv); returns how many were replaced."""
+    from checkerscope import nn as csnn
+
+    names = {id(m): n for n, m in root.named_modules()}
+    count = 0
+    for parent, conv_key, shuffle_key in _subpixel_pairs(root):
+        conv, shuffle = parent._modules[conv_key], parent._modules[shuffle_key]
+        r = shuffle.upscale_factor
+        out_channels = conv.out_channels // (r * r)
+        factory = {"device": conv.weight.device, "dtype": conv.weight.dtype}
+        cls = csnn.ResizeConv2d if method == "resize" else csnn.SubPixelConv2d
+        layer = cls(
+            conv.in_channels,
+            out_channels,
+            kernel_size=_compact(tuple(conv.kernel_size)),
+            scale_factor=r,
+            bias=conv.bias is not None,
+            **factory,
+        )
+        layer.train(conv.training)
+        prefix = names.get(id(parent), "")
+        where = f"{prefix}.{conv_key}" if prefix else conv_key
+        parent._modules[conv_key] = layer
+        parent._modules[shuffle_key] = nn.Identity()
+        notes.append(
+            f"{where}: Conv2d(k{_short(conv.kernel_size)}) + PixelShuffle({r}) -> "
+            f"{cls.__name__}(k{_short(conv.kernel_size)} x{r})"
+        )
+        count += 1
+    return count
 
 
 def _shape_mismatch(new: nn.Module, seen: list[tuple], old: nn.Module) -> str:

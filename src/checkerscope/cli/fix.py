@@ -31,8 +31,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Copy a model, replace every strided transposed convolution with a "
             "checkerscope.nn resize-convolution (or ICNR sub-pixel convolution) of identical "
-            "output shape, optionally give strided convolutions a BlurPool, save it, and "
-            "print the audit scores before and after."
+            "output shape, do the same for Conv2d + PixelShuffle pairs, optionally give "
+            "strided convolutions a BlurPool, save it, and print the audit scores before and "
+            "after."
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
