@@ -202,6 +202,24 @@ def test_downsample_gives_strided_convs_a_blurpool_with_the_same_weights(size: i
     assert cs.fix(model)[0] is not model[0] and cs.fix(model)[0].stride == (2, 2)
 
 
+@pytest.mark.parametrize("size", [15, 16])
+def test_downsample_turns_max_pooling_into_max_blur_pooling(size: int) -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2), nn.MaxPool2d(3, 2, 1))
+    x = torch.randn(1, 3, size, size)
+    fixed = cs.fix(model, example_input=x, downsample=True)
+    assert fixed(x).shape == model(x).shape
+    for index in (1, 2):
+        pool, blur = fixed[index]
+        assert pool.stride == 1 and type(blur).__name__ == "BlurPool2d" and blur.channels == 4
+    # without an example input the channel count is unknown: left, and said so
+    kept = cs.fix(model, downsample=True)
+    assert isinstance(kept[1], nn.MaxPool2d)
+    assert "example_input" in kept.checkerscope_fix_notes[0]
+    # and pooling or blur pooling is no reason to fail without downsample=True
+    assert isinstance(cs.fix(model)[1], nn.MaxPool2d)
+    assert cs.fix(zoo.MODELS["dcgan64_disc_blurpool"].build())
+
+
 def test_downsample_fix_makes_the_discriminator_clean() -> None:
     entry = zoo.MODELS["disc_k3_first_stride2"]
     model, x = entry.build(), entry.example_input()

@@ -182,6 +182,40 @@ def _replace_strided(m: nn.Module) -> tuple[nn.Module | None, str]:
     return nn.Sequential(conv, blur), f"Conv{dims}d(s1) + {type(blur).__name__}(s{m.stride[0]})"
 
 
+_MAXPOOLS = (nn.MaxPool1d, nn.MaxPool2d)
+
+
+def _ints(value: Any) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (int(value),)
+
+
+def _strides(module: nn.Module) -> tuple[int, ...]:
+    stride = getattr(module, "stride", 1)
+    if stride is None:  # pooling: the stride defaults to the kernel
+        stride = getattr(module, "kernel_size", 1)
+    return _ints(stride) if isinstance(stride, (int, tuple, list)) else (1,)
+
+
+def _replace_maxpool(m: nn.Module, seen: list[tuple]) -> tuple[nn.Module | None, str]:
+    """Max pooling at stride 1, then ``BlurPool`` at the stride (Zhang 2019's MaxBlurPool)."""
+    from checkerscope import nn as csnn
+
+    dims = 1 if isinstance(m, nn.MaxPool1d) else 2
+    strides = _strides(m)
+    if len(set(strides)) != 1:
+        return None, f"per-axis stride {strides}: BlurPool takes one stride"
+    if m.return_indices or m.ceil_mode:
+        return None, "return_indices / ceil_mode: left as is"
+    if not seen:
+        return None, "the channel count is needed: pass example_input"
+    channels = seen[0][0][1]
+    pool = type(m)(m.kernel_size, stride=1, padding=m.padding, dilation=m.dilation)
+    blur = (csnn.BlurPool1d, csnn.BlurPool2d)[dims - 1](channels, stride=strides[0])
+    return nn.Sequential(
+        pool, blur
+    ), f"{type(m).__name__}(s1) + {type(blur).__name__}(s{strides[0]})"
+
+
 def _is_conv(module: nn.Module) -> bool:
     return isinstance(module, _STRIDED) and not isinstance(module, _DECONVS)
 
@@ -235,7 +269,9 @@ def fix(
     followed by ``PixelShuffle(r)`` in an ``nn.Sequential`` (ESPCN, SRResNet) becomes one
     ``ResizeConv2d`` (or ``SubPixelConv2d``) of the same kernel and scale. With ``downsample=True``,
     strided ``Conv{1,2}d`` become the same conv at stride 1 (same weights) followed by
-    ``BlurPool{1,2}d`` at the original stride (Zhang 2019). What cannot be replaced
+    ``BlurPool{1,2}d`` at the original stride (Zhang 2019), and strided ``MaxPool{1,2}d``
+    become max pooling at stride 1 then ``BlurPool`` (needs ``example_input`` for the
+    channel count). What cannot be replaced
     faithfully (grouped deconvolutions, per-axis strides for BlurPool, ...) is left and
     explained in ``fixed.checkerscope_fix_notes`` (a list of lines, also listing every
     replacement). Replaced layers are freshly initialised.
@@ -260,8 +296,9 @@ def fix(
     fixed = copy.deepcopy(model)
     targets: list[tuple[str, nn.Module]] = []
     for name, module in fixed.named_modules():
-        strided = any(s > 1 for s in getattr(module, "stride", (1,)))
-        if strided and (isinstance(module, _DECONVS) or (downsample and _is_conv(module))):
+        strided = any(s > 1 for s in _strides(module))
+        downsampler = _is_conv(module) or isinstance(module, _MAXPOOLS)
+        if strided and (isinstance(module, _DECONVS) or (downsample and downsampler)):
             targets.append((name, module))
     shapes: dict[str, list[tuple]] = {}
     if example_input is not None and targets:
@@ -271,10 +308,13 @@ def fix(
         before = (
             _describe_deconv(module)
             if isinstance(module, _DECONVS)
-            else f"{type(module).__name__}(k{_short(module.kernel_size)} s{_short(module.stride)})"
+            else f"{type(module).__name__}(k{_short(_ints(module.kernel_size))} "
+            f"s{_short(_strides(module))})"
         )
         if isinstance(module, _DECONVS):
             new, label = _replace_deconv(module, method)
+        elif isinstance(module, _MAXPOOLS):
+            new, label = _replace_maxpool(module, shapes.get(name, []))
         else:
             new, label = _replace_strided(module)
         if new is None:
@@ -366,8 +406,11 @@ def _replace_subpixel_pairs(root: nn.Module, method: str, notes: list[str]) -> i
 
 
 def _shape_mismatch(new: nn.Module, seen: list[tuple], old: nn.Module) -> str:
+    reference = next(iter(old.parameters()), None) if list(old.parameters()) else None
+    dtype = reference.dtype if reference is not None else torch.get_default_dtype()
+    device = reference.device if reference is not None else "cpu"
     for in_shape, out_shape in seen:
-        probe = torch.zeros(in_shape, dtype=old.weight.dtype, device=old.weight.device)
+        probe = torch.zeros(in_shape, dtype=dtype, device=device)
         with torch.no_grad():
             got = tuple(new(probe).shape)
         if got != out_shape:
