@@ -190,7 +190,7 @@ class AuditReport:
         forward: compounded forward overlap of ``path`` (models that upsample).
         backward: compounded backward overlap of ``path`` (models that downsample).
         init_score: probe of freshly initialised copies (``None`` without probes).
-        given_score: probe of the model as given.
+        given_score: probe of the model as given (its example input and ``seeds`` draws).
         grad_score: probe of input gradients (models that downsample).
         notes: limits of the analysis, in plain words.
         seconds: wall time of the audit.
@@ -770,6 +770,10 @@ def _run_probes(
         fresh = [reinitialise(model, seed) for seed in range(seeds)]
         report.init_score = _score(_collect(fresh, example, batch, dims), periods, dims, "init")
         given = _collect([model] * seeds, example, batch, dims)
+        with torch.no_grad():  # the user's own example counts too (a real image, say)
+            own = run_model(model, example).float()
+        if own.shape[1:] == given.shape[1:]:
+            given = torch.cat([own, given])
         report.given_score = _score(given, periods, dims, "given")
     if report.kind == "downsampler":
         in_spatial = tuple(report.input_shape[-dims:]) if len(report.input_shape) > dims else ()
