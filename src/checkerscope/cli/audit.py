@@ -84,7 +84,11 @@ def _import_module(spec: str) -> Any:
         path = Path(spec)
         if not path.is_file():
             raise CheckerscopeError(f"no such Python file: {spec!r}")
-        name = f"checkerscope_user_{path.stem}"
+        # the file's own name, so that models saved from it (fix --out) load again from
+        # the same folder; a prefixed one where that name is taken or not an identifier
+        name = path.stem
+        if not name.isidentifier() or name in sys.modules:
+            name = f"checkerscope_user_{path.stem}"
         module_spec = importlib.util.spec_from_file_location(name, path)
         if module_spec is None or module_spec.loader is None:
             raise CheckerscopeError(f"cannot import {spec!r} as a Python module")
