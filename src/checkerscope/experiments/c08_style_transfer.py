@@ -57,7 +57,8 @@ CLAIM = Claim(
         "strongly coloured style picture, under a stand-in loss network of fixed random "
         "convolutions (no pretrained VGG can be downloaded; a torch-saved loss network can "
         "be supplied). Held-out patches are restyled; excess = output score minus the input "
-        "photograph's score, median over patches, at periods 2 and 4."
+        "photograph's score on the central 48x48 (8-pixel borders cut: zero-padding stripes), "
+        "median over patches, at periods 2 and 4."
     ),
     rule=(
         "With excess = max over periods 2 and 4 after training: agrees if excess(deconv) >= "
@@ -69,6 +70,8 @@ CLAIM = Claim(
 NOTES = {
     "final_excess_db": "per variant: max over periods 2 and 4 of the median excess (dB)",
     "excess_by_period": "per variant and period: median excess (dB) over held-out patches",
+    "excess_with_border": "the same, scoring whole images (border effects of zero padding "
+    "included)",
     "loss_network": "the loss network used: 'random conv features (stand-in)' or a file path",
     "final_loss": "per variant: content and style parts of the loss at the last step",
 }
@@ -76,6 +79,9 @@ NOTES = {
 VARIANTS: tuple[str, ...] = ("deconv", "resize")
 LABELS = {"deconv": "deconv k3 s2 (Johnson)", "resize": "NN resize-conv"}
 PERIODS: tuple[int, ...] = (2, 4)
+#: Pixels cut from each side before scoring: the network's zero padding leaves stripes
+#: along the borders, which are not the checkerboard this claim is about.
+BORDER = 8
 
 _loss_net_path: Path | None = None
 
@@ -102,7 +108,7 @@ class Config:
     batch_size: int
     train_patches: int
     eval_patches: int
-    style_weight: float = 1.0
+    style_weight: float = 0.3
     lr: float = 2e-3
     patch: int = 64
 
@@ -243,6 +249,7 @@ def run(
         )
 
     excess: dict[str, dict[str, float]] = {}
+    excess_with_border: dict[str, dict[str, float]] = {}
     final_loss: dict[str, dict[str, float]] = {}
     outputs: dict[str, torch.Tensor] = {}
     for done, variant in enumerate(VARIANTS):
@@ -287,7 +294,12 @@ def run(
             inputs = held_out.to(device)
             restyled = (net(inputs) + 0.5).cpu()
         outputs[variant] = restyled
+        inner = (slice(None), slice(None), slice(BORDER, -BORDER), slice(BORDER, -BORDER))
         excess[variant] = {
+            f"p{p}": float(np.median(excess_db(restyled[inner], held_out[inner], p)))
+            for p in PERIODS
+        }
+        excess_with_border[variant] = {
             f"p{p}": float(np.median(excess_db(restyled, held_out, p))) for p in PERIODS
         }
         final_loss[variant] = dict(parts)
@@ -325,6 +337,7 @@ def run(
             "headline": f"deconv {deconv:+.1f} dB, resize-conv {resize:+.1f} dB",
             "final_excess_db": final_excess,
             "excess_by_period": excess,
+            "excess_with_border": excess_with_border,
             "final_loss": final_loss,
             "loss_network": loss_net_name,
             "config": config.__dict__,
