@@ -259,3 +259,13 @@ def test_repr_names_the_configuration():
     text = repr(ResizeConv2d(4, 2, 3, 2, padding_mode="reflect", bias=False))
     assert "4, 2, kernel_size=3, scale_factor=2, mode='nearest'" in text
     assert "padding_mode='reflect', bias=False, fused=None" in text
+
+
+@pytest.mark.parametrize("padding_mode", MODES)
+def test_fused_output_keeps_the_memory_format_of_the_input(padding_mode):
+    layer = ResizeConv2d(4, 2, 5, padding_mode=padding_mode)
+    x = torch.randn(2, 4, 6, 6)
+    assert layer(x).is_contiguous()  # so .view() works as after Upsample + Conv2d
+    channels_last = x.to(memory_format=torch.channels_last)
+    y = layer(channels_last)
+    assert torch.allclose(y, layer(x), atol=1e-5)
