@@ -56,7 +56,11 @@ def register(subparsers: Any) -> None:
         help="example input shape, batch first, e.g. 1,100,1,1 (not needed for zoo: and .onnx)",
     )
     p.add_argument("--seeds", type=int, default=4, help="random inits to score (default 4)")
-    p.add_argument("--no-probe", action="store_true", help="structure only, no measurements")
+    p.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="structure only: no measurements, so only uneven overlap counts as artifacts",
+    )
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
     p.add_argument("--list-zoo", action="store_true", help="list the zoo models and exit")
