@@ -232,11 +232,19 @@ def _phase_fold(kernel: int, scale: int, left: int, like: Tensor) -> Tensor:
     return reached.reshape(scale * taps, kernel).to(like.dtype)
 
 
-def _apply_along(weight: Tensor, axis: int, folding: Tensor) -> Tensor:
-    """``folding @ w`` along ``axis``, as one 2-D matmul (batched tiny matmuls are ~2 ms)."""
-    moved = torch.movedim(weight, axis, -1)
-    product = moved.reshape(-1, moved.shape[-1]) @ folding.T
-    return torch.movedim(product.reshape(*moved.shape[:-1], folding.shape[0]), -1, axis)
+def _fold(weight: Tensor, matrices: Sequence[Tensor]) -> Tensor:
+    """Apply one folding matrix per spatial axis to ``weight``, as a single matmul.
+
+    Small kernel-side ops cost little on an idle machine but each parallel one can stall a
+    whole scheduler slice on an oversubscribed one, so the per-axis matrices are combined
+    into their Kronecker product and applied in one ``mm``.
+    """
+    folding = matrices[0]
+    for matrix in matrices[1:]:
+        folding = torch.kron(folding, matrix)
+    out_channels, in_channels = weight.shape[:2]
+    flat = weight.reshape(out_channels * in_channels, -1) @ folding.T
+    return flat.reshape(out_channels, in_channels, *(m.shape[0] for m in matrices))
 
 
 def _coarse_padding(
@@ -281,10 +289,8 @@ def _resize_conv_transpose(
     kernels = weight.shape[2:]
     # torch's transposed-convolution layout is (in, out, K...); a contiguous one, or oneDNN
     # copies it on every call.
-    folded = weight
-    for axis, (k, s) in enumerate(zip(kernels, scales, strict=True)):
-        folded = _apply_along(folded, axis + 2, _transpose_fold(k, s, weight))
-    folded = folded.transpose(0, 1).contiguous()
+    matrices = [_transpose_fold(k, s, weight) for k, s in zip(kernels, scales, strict=True)]
+    folded = _fold(weight, matrices).transpose(0, 1).contiguous()
     coarse = _coarse_padding(pads, scales) if padded else [(0, 0)] * rank
     strides, paddings, crops = [], [], []
     for axis, ((_, right), (q_left, q_right), k, s) in enumerate(
@@ -361,12 +367,12 @@ def _resize_conv_subpixel(
     """The fused path as one convolution to ``s**d`` phases and a pixel shuffle."""
     rank = weight.dim() - 2
     kernels = weight.shape[2:]
-    folded = weight
-    taps = []
-    for axis, (k, s, (left, _)) in enumerate(zip(kernels, scales, pads, strict=True)):
-        matrix = _phase_fold(k, s, left, weight)
-        taps.append(matrix.shape[0] // s)
-        folded = _apply_along(folded, axis + 2, matrix)
+    matrices = [
+        _phase_fold(k, s, left, weight)
+        for k, s, (left, _) in zip(kernels, scales, pads, strict=True)
+    ]
+    taps = [m.shape[0] // s for m, s in zip(matrices, scales, strict=True)]
+    folded = _fold(weight, matrices)
     out_channels, in_channels = weight.shape[:2]
     split = [v for s, e in zip(scales, taps, strict=True) for v in (s, e)]
     folded = folded.reshape(out_channels, in_channels, *split)

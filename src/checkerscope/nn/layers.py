@@ -292,9 +292,9 @@ class _SubPixelConvNd(nn.Module):
         scale_factor: CF.IntOrTuple = 2,
         padding_mode: str = "zeros",
         bias: bool = True,
-        init: Callable[[Tensor], object] = nn.init.kaiming_normal_,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        init: Callable[[Tensor], object] = nn.init.kaiming_normal_,
     ) -> None:
         super().__init__()
         rank = self._rank
@@ -365,6 +365,7 @@ class SubPixelConv1d(_SubPixelConvNd):
 class SubPixelConv2d(_SubPixelConvNd):
     """Sub-pixel convolution, ICNR-initialised (Shi et al. 2016; Aitken et al. 2017).
 
+    ``init`` (default ``nn.init.kaiming_normal_``) draws the base kernel of :func:`icnr_`.
     At initialisation all ``s**2`` phases of each output channel share one kernel and bias,
     so the output is exactly ``nearest_upsample(conv(x, base_kernel))``: constant on every
     ``s x s`` block, free of checkerboard. ``weight`` (``(C_out*s*s, C_in, k, k)``) and ``bias``
