@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util  # noqa: F401  (the dispatcher calls importlib.util.find_spec)
 import json
 from pathlib import Path
 
