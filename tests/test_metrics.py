@@ -284,3 +284,14 @@ def test_gradient_like_signed_maps() -> None:
     signed = noise(4, 3, 64, 64) * 1e-6  # tiny, zero-mean, signed
     assert abs(np.median(checkerboard_score(signed).db)) < 3
     assert np.median(checkerboard_score(signed + 1e-7 * tiled(CHECKER, 64, 64)).db) > 10
+
+
+@pytest.mark.parametrize("rows", [10, 20_000])
+def test_neighbour_median_matches_numpy(rows: int) -> None:
+    from checkerscope.metrics import _NEIGHBOURS, _median_of_last_axis
+
+    values = torch.rand(rows, _NEIGHBOURS, generator=torch.Generator().manual_seed(rows))
+    values[::7, :5] = 0.5  # ties
+    np.testing.assert_array_equal(
+        _median_of_last_axis(values).numpy(), np.median(values.numpy(), axis=-1)
+    )
