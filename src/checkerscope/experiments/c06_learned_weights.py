@@ -21,7 +21,13 @@ import torch
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress
 from checkerscope.experiments.data import photo_patches
-from checkerscope.experiments.figures import line_chart, sample_grid, save_figure
+from checkerscope.experiments.figures import (
+    contrast_stretch,
+    line_chart,
+    sample_grid,
+    save_figure,
+    to_display,
+)
 from checkerscope.experiments.training import (
     KIND_LABELS,
     checkpoint_steps,
@@ -217,22 +223,24 @@ def _curve_figure(steps: list[int], curves: dict[str, dict[str, list[float]]], p
 
 
 def _sample_figure(targets: torch.Tensor, outputs: dict[str, torch.Tensor]):
-    """Three held-out patches: whole, then a 16 x 16 close-up, per variant."""
+    """Three held-out patches: the whole output, then a contrast-stretched close-up."""
     picks = [0, 1, 2][: targets.shape[0]]
-    rows: dict[str, list[torch.Tensor]] = {}
-    for name, images in [("target", targets)] + [(KIND_LABELS[k], outputs[k]) for k in VARIANTS]:
+    rows: dict[str, list[np.ndarray]] = {}
+    named = [("target", targets)] + [(KIND_LABELS[k], outputs[k]) for k in VARIANTS]
+    for name, images in named:
         row = []
         for i in picks:
-            image = images[i].clamp(0, 1)
-            row += [image, image[:, 24:40, 24:40]]
+            whole = to_display(images[i].clamp(0, 1))
+            # One stretch for all three channels keeps the hues; faint grids become visible.
+            row += [whole, contrast_stretch(whole[24:40, 24:40])]
         rows[name] = row
     return sample_grid(
         rows,
-        title="C6: held-out patches upsampled x4 after training (whole | 16x16 close-up)",
-        stretch=True,
+        title="C6: held-out patches upsampled x4 after training (output | close-up)",
+        stretch=False,
         caption=(
-            "Each image contrast-stretched (1st-99th percentile) so faint grids show; close-ups "
-            "are the centre 16x16 pixels, drawn with nearest-neighbour pixels."
+            "Outputs as they are. Close-ups: the centre 16x16 pixels, contrast-stretched "
+            "(1st-99th percentile, same for the three channels), nearest-neighbour pixels."
         ),
     )
 
