@@ -414,7 +414,7 @@ def render_report_html(document: Mapping[str, Any], out_dir: str | Path) -> str:
                 _esc(c.get("title", "")),
                 _badge(c["verdict"], shared),
                 _esc(headline(c)),
-                f"{c.get('runtime_s', 0):.1f} s",
+                f"{c.get('runtime_s', 0):.1f}\u00a0s",
             ]
             for c in claims
         ],
