@@ -28,7 +28,12 @@ Three details make that number trustworthy:
   average.
 
 Per channel the energies are summed over harmonic bins (``channel_db``); the image score
-pools the sums over channels (``db``). Constant images score exactly 0 dB: a tiny floor,
+pools the sums over channels (``db``). Without a grid the ratio has mean 1; its median sits
+a little below 0 dB when few bins are pooled (-1 dB for one channel at period 2). A grid is
+coherent, so for a given amplitude its score grows with the pixel count (about +3 dB per
+doubling of the area): the score measures how clearly the grid stands out in that image.
+Negative scores mean the harmonic bins hold less than their neighbours, as in images
+resampled by a filter with a zero at Nyquist. Constant images score exactly 0 dB: a tiny floor,
 ``1e-10`` of the mean energy per bin, is added to both sums, which also keeps a perfect
 synthetic grid finite (about 100 dB or more). The score is invariant to ``a * x + b``
 (``a > 0``) and, since the polyphase mean of the signal is the inverse transform of the
