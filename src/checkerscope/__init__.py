@@ -35,6 +35,10 @@ _EXPORTS: dict[str, str] = {
     "CheckerboardScore": "checkerscope.metrics",
     "probe_init": "checkerscope.metrics",
     "probe_gradients": "checkerscope.metrics",
+    "InitProbe": "checkerscope.metrics",
+    "GradientProbe": "checkerscope.metrics",
+    "CheckerboardMetric": "checkerscope.streaming",
+    "load_image": "checkerscope.imageio",
     # audit
     "audit": "checkerscope.audit",
     "audit_onnx": "checkerscope.audit",
@@ -86,8 +90,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from checkerscope import nn, zoo
     from checkerscope.audit import AuditReport, audit, audit_onnx, fix
     from checkerscope.errors import CheckerscopeError
+    from checkerscope.imageio import load_image
     from checkerscope.metrics import (
         CheckerboardScore,
+        GradientProbe,
+        InitProbe,
         checkerboard_score,
         probe_gradients,
         probe_init,
@@ -102,3 +109,4 @@ if TYPE_CHECKING:  # pragma: no cover
         Resize,
         overlap,
     )
+    from checkerscope.streaming import CheckerboardMetric
