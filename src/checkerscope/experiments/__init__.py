@@ -2,7 +2,10 @@
 
 Each claim lives in its own module of this package, named ``cNN_<what>.py``
 (``c01_...`` for C1, ``c11_...`` for C11), and follows the contract of
-:mod:`checkerscope.experiments.base`. This module only finds them;
+:mod:`checkerscope.experiments.base`. Two optional conventions feed the report:
+``numbers["headline"]`` (a short string: the key number in tables) and a module-level
+``NOTES`` dict (number name, or dotted prefix of a nested one, -> what it means).
+This module only finds the claim modules;
 :mod:`checkerscope.experiments.runner` runs them and
 :mod:`checkerscope.experiments.report` writes ``claims.json`` and ``report.html``.
 
