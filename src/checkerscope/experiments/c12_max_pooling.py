@@ -37,7 +37,8 @@ CLAIM = Claim(
         "Per gradient: hf = fraction of the non-DC energy of the signed gradient at radial "
         "frequency >= 1/4 cycle per pixel, the three period-2 harmonic bins left out; org = "
         "checkerboard_score at period 2 of the gradient magnitude |d/dx| (dB). Medians over "
-        "all gradients."
+        "all gradients, leaving out all-zero ones (a channel no input activates; this "
+        "exclusion was added after the first full run had scored them as 0 dB / 0)."
     ),
     rule=(
         "(A) max pooling adds high-frequency noise: hf(max) >= 1.5 x hf(avg); (B) it is less "
@@ -49,6 +50,7 @@ CLAIM = Claim(
 NOTES = {
     "variants": "per network: median hf fraction and median org score over all gradients",
     "hf_ratio_max_over_avg": "hf(max) / hf(avg); the rule asks >= 1.5",
+    "dead_gradients": "per network: all-zero gradients left out (dead channel)",
     "org_gap_db": "org(strided) - org(max); the rule asks >= 3 dB",
     "radial_profiles": "per network: mean power of the gradient per radial frequency band "
     "(normalised to total 1), bands of width 1/64 cycle per pixel",
@@ -144,6 +146,7 @@ def run(
     org: dict[str, list[float]] = {k: [] for k in DOWN_KINDS}
     profiles: dict[str, list[np.ndarray]] = {k: [] for k in DOWN_KINDS}
     examples: dict[str, list[np.ndarray]] = {}
+    dead: dict[str, int] = {k: 0 for k in DOWN_KINDS}
     steps, done = n_seeds * len(DOWN_KINDS), 0
     for model_seed in seeds:
         inputs = torch.from_numpy(input_batch(n_inputs, 64, seed=model_seed)).to(device)
@@ -154,18 +157,24 @@ def run(
             channel = model_seed % 64
             network(x)[:, channel].mean(dim=(-2, -1)).sum().backward()
             gradients = x.grad.detach().double().cpu().numpy()
-            hf[kind].extend(high_frequency_fraction(g) for g in gradients)
-            org[kind].extend(float(v) for v in checkerboard_score(np.abs(gradients)).db)
-            profiles[kind].extend(radial_profile(g) for g in gradients)
-            if model_seed == seeds[0]:
+            # A channel that no input activates (dead ReLU) has an all-zero gradient:
+            # no signal to judge, so it is left out and counted.
+            alive = np.abs(gradients).reshape(n_inputs, -1).max(axis=1) > 0
+            dead[kind] += int((~alive).sum())
+            live = gradients[alive]
+            if len(live):
+                hf[kind].extend(high_frequency_fraction(g) for g in live)
+                org[kind].extend(float(v) for v in checkerboard_score(np.abs(live)).db)
+                profiles[kind].extend(radial_profile(g) for g in live)
+            if kind not in examples and alive[0] and alive[n_inputs // 2]:
                 g = gradients[n_inputs // 2].mean(0)  # a noise input
                 examples[kind] = [gradients[0].mean(0), g, g[24:40, 24:40]]
             done += 1
             if progress is not None:
                 progress(done / steps, f"seed {model_seed}, {kind}")
 
-    hf_median = {k: float(np.median(v)) for k, v in hf.items()}
-    org_median = {k: float(np.median(v)) for k, v in org.items()}
+    hf_median = {k: float(np.median(v)) if v else float("nan") for k, v in hf.items()}
+    org_median = {k: float(np.median(v)) if v else float("nan") for k, v in org.items()}
     ratio = hf_median["max pooling"] / max(hf_median["avg pooling"], 1e-12)
     gap = org_median["strided conv"] - org_median["max pooling"]
     a, b = ratio >= 1.5, gap >= 3.0
@@ -176,9 +185,11 @@ def run(
         f"{hf_median['avg pooling']:.2f}, strided conv {hf_median['strided conv']:.2f} "
         f"(max/avg = {ratio:.2f}). Period-2 organisation of |gradient|: max pooling "
         f"{org_median['max pooling']:.1f} dB, avg pooling {org_median['avg pooling']:.1f} dB, "
-        f"strided conv {org_median['strided conv']:.1f} dB."
+        f"strided conv {org_median['strided conv']:.1f} dB. All-zero gradients of dead "
+        f"channels left out: {dead['max pooling']}, {dead['avg pooling']}, "
+        f"{dead['strided conv']} of {n_seeds * n_inputs}."
     )
-    mean_profiles = {k: np.mean(v, axis=0) for k, v in profiles.items()}
+    mean_profiles = {k: np.mean(v, axis=0) for k, v in profiles.items() if v}
     figures = [
         save_figure(_spectrum_figure(mean_profiles), out_dir, "c12_gradient_spectra"),
         save_figure(
@@ -204,6 +215,8 @@ def run(
             "variants": {
                 k: {"hf_fraction": hf_median[k], "org_db": org_median[k]} for k in DOWN_KINDS
             },
+            "dead_gradients": dead,
+            "gradients_per_network": n_seeds * n_inputs,
             "hf_ratio_max_over_avg": ratio,
             "org_gap_db": gap,
             "seeds": seeds,
