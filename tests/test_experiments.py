@@ -144,6 +144,15 @@ def test_runner_writes_the_documented_schema(tmp_path: Path) -> None:
     assert reporter.events[-1] == ("finish", "C2", "partly")
 
 
+def test_a_relative_out_dir_keeps_the_figures(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    modules = {"C1": fake_claim_module("C1")}
+    record = run_claims(["C1"], quick=True, seed=0, out_dir=Path("out"), modules=modules)
+    (entry,) = record.claims
+    assert entry["figures"] == ["figures/fake_c1.png"]
+    assert "data:image/png;base64," in (tmp_path / "out" / "report.html").read_text()
+
+
 def test_a_failing_experiment_becomes_an_error_entry_and_the_run_goes_on(tmp_path: Path) -> None:
     modules = {
         "C1": fake_claim_module("C1", "raise"),

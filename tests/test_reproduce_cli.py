@@ -44,6 +44,7 @@ def test_json_prints_the_claims_document(tmp_path: Path, capsys) -> None:
         ["--only", ""],
         ["--device", "tpu"],
         ["--seed", "-1"],
+        ["--loss-net", "/nonexistent/vgg16.pt"],
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys, argv: list[str]) -> None:
@@ -51,6 +52,35 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys, argv: list[str]
     err = capsys.readouterr().err.strip()
     assert err.startswith("checkerscope reproduce: error:") and "\n" not in err
     assert not (tmp_path / "x" / "claims.json").exists()
+
+
+def test_loss_net_is_loaded_before_the_run_and_used_by_c8(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import torch
+
+    from checkerscope.experiments import c08_style_transfer
+
+    monkeypatch.setattr(c08_style_transfer, "_loss_net_path", None)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a torch file")
+    assert (
+        main(
+            ["reproduce", "--only", "C1", "--out", str(tmp_path / "a"), "--loss-net", str(garbage)]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert "cannot load the loss network" in err and "\n" not in err
+    assert not (tmp_path / "a" / "claims.json").exists()
+
+    saved = tmp_path / "features.pt"
+    torch.save(torch.nn.Conv2d(3, 4, 3), saved)
+    assert (
+        main(["reproduce", "--only", "C1", "--out", str(tmp_path / "b"), "--loss-net", str(saved)])
+        == 0
+    )
+    assert c08_style_transfer.load_loss_net(None, seed=0)[1] == str(saved)
 
 
 def test_out_must_be_a_folder(tmp_path: Path) -> None:

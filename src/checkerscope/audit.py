@@ -321,7 +321,7 @@ class AuditReport:
 
         page = render_html(self, fixed=fixed)
         if path is not None:
-            from checkerscope.cli._common import write_atomic
+            from checkerscope._files import write_atomic
 
             write_atomic(path, page)
         return page

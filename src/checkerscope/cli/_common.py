@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from checkerscope._files import write_atomic
 from checkerscope.errors import CheckerscopeError
+
+__all__ = ["parse_shape", "print_json", "to_jsonable", "write_atomic"]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -63,18 +64,3 @@ def parse_shape(text: str) -> tuple[int, ...]:
             f"input shape must be positive integers separated by commas, got {text!r}"
         )
     return shape
-
-
-def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
-    """Write a file via a temporary sibling and a rename, so readers never see half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

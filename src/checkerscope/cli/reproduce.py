@@ -31,6 +31,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="DIR", default="out", help="output folder (default: out)")
     p.add_argument("--seed", type=int, default=0, help="seed of every experiment (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument(
+        "--loss-net",
+        metavar="PATH",
+        help="C8's loss network: a torch-saved nn.Module mapping images to a feature map or a "
+        "list of them (e.g. a wrapped VGG-16 you have locally); loading it runs its code. "
+        "Default: fixed random conv features (nothing is downloaded)",
+    )
     p.add_argument("--json", action="store_true", help="print claims.json on stdout")
     p.add_argument(
         "--check",
@@ -139,6 +146,12 @@ def run(args: argparse.Namespace) -> int:
         raise CheckerscopeError(f"--out {args.out!r} exists and is not a folder")
     if args.seed < 0:
         raise CheckerscopeError(f"--seed must be >= 0, got {args.seed}")
+
+    if args.loss_net is not None:
+        from checkerscope.experiments import c08_style_transfer
+
+        c08_style_transfer.load_loss_net(args.loss_net, seed=args.seed)  # fail now, not in C8
+        c08_style_transfer.set_loss_net(args.loss_net)
 
     import torch
 

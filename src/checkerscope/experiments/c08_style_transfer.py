@@ -177,7 +177,12 @@ def load_loss_net(path: str | Path | None, seed: int) -> tuple[nn.Module, str]:
         return RandomFeatures(seed), "random conv features (stand-in, see module docs)"
     if not Path(chosen).is_file():
         raise CheckerscopeError(f"loss network file not found: {chosen}")
-    module = torch.load(chosen, map_location="cpu", weights_only=False)
+    try:
+        module = torch.load(chosen, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise CheckerscopeError(
+            f"cannot load the loss network {chosen}: {type(exc).__name__}: {exc}"
+        ) from None
     if not isinstance(module, nn.Module):
         raise CheckerscopeError(f"{chosen} holds a {type(module).__name__}, not a torch module")
     module.eval().requires_grad_(False)

@@ -20,15 +20,14 @@ import datetime as _dt
 import html
 import json
 import math
-import os
 import platform
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from checkerscope._files import write_atomic
 from checkerscope.experiments.base import Claim, ClaimResult
 
 __all__ = [
@@ -211,22 +210,10 @@ def not_run_entry(claim_id: str, reason: str) -> dict[str, Any]:
     return entry
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_claims_json(document: Mapping[str, Any], path: str | Path) -> Path:
     """Write the document as strict JSON (atomically: readers never see half a file)."""
     path = Path(path)
-    _atomic_write(path, json.dumps(jsonable(document), indent=2, allow_nan=False) + "\n")
+    write_atomic(path, json.dumps(jsonable(document), indent=2, allow_nan=False) + "\n")
     return path
 
 
@@ -424,7 +411,9 @@ def render_report_html(document: Mapping[str, Any], out_dir: str | Path) -> str:
     intro = (
         "<p>Each claim of <em>Deconvolution and Checkerboard Artifacts</em> (Odena, Dumoulin, "
         "Olah, Distill 2016) measured by <code>checkerscope reproduce</code>. Each verdict is "
-        "decided by a rule written in the experiment before its numbers were seen. "
+        "decided by a rule written in the experiment before its numbers were seen; where a "
+        "rule or measure was revised after a run, its text says so and the first measure's "
+        "numbers are kept. "
         "Scores are in dB: the energy at the period's frequencies over what the neighbouring "
         "frequencies predict (0 dB: no grid; 10 dB: ten times the expected energy).</p>"
     )
@@ -447,5 +436,5 @@ def render_report_html(document: Mapping[str, Any], out_dir: str | Path) -> str:
 def write_report_html(document: Mapping[str, Any], out_dir: str | Path) -> Path:
     """Render and write ``out_dir/report.html``."""
     path = Path(out_dir) / "report.html"
-    _atomic_write(path, render_report_html(document, out_dir))
+    write_atomic(path, render_report_html(document, out_dir))
     return path

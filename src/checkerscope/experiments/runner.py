@@ -221,7 +221,9 @@ def _relative_figures(paths: Sequence[Path | str], *, out_dir: Path, figures_dir
     relative = []
     for path in paths:
         path = Path(path)
-        absolute = path if path.is_absolute() else figures_dir / path
+        # save_figure returns out_dir/name, relative when --out is: then it is already a path
+        # from the working directory, and joining figures_dir again would lose the file
+        absolute = path if path.is_absolute() or path.is_file() else figures_dir / path
         if not absolute.is_file():
             continue
         try:
