@@ -120,7 +120,12 @@ def run(
 
     uneven = [stacks[_name(s)] for s in UNEVEN_STACKS]
     period_ok = sum(m["period"] == m["stride_product"] for m in uneven)
-    compound = sum(m["unevenness_1d"] >= m["worst_single_layer_1d"] for m in uneven)
+    dampened = [
+        _name(s)
+        for s in UNEVEN_STACKS
+        if stacks[_name(s)]["unevenness_1d"] < stacks[_name(s)]["worst_single_layer_1d"]
+    ]
+    compound = len(uneven) - len(dampened)
     multi_scale = sum(len(m["frequencies"]) >= 2 for m in uneven)
     n = len(uneven)
     if period_ok == n and multi_scale == n and 2 * compound > n:
@@ -133,11 +138,6 @@ def run(
     two = stacks["k3s2 + k3s2"]
     three = stacks["k3s2 + k3s2 + k3s2"]
     cancel = stacks["k3s2 + k4s2"]
-    dampened = [
-        name
-        for name, m in ((_name(s), stacks[_name(s)]) for s in UNEVEN_STACKS)
-        if m["unevenness_1d"] < m["worst_single_layer_1d"]
-    ]
     summary = (
         f"All-uneven stacks: period = product of strides for {period_ok}/{n}, unevenness at "
         f"least the worst layer's for {compound}/{n}, artifacts at >= 2 frequencies for "
