@@ -150,7 +150,6 @@ def run(args: argparse.Namespace) -> int:
     if args.loss_net is not None:
         from checkerscope.experiments import c08_style_transfer
 
-        c08_style_transfer.load_loss_net(args.loss_net, seed=args.seed)  # fail now, not in C8
         c08_style_transfer.set_loss_net(args.loss_net)
 
     import torch

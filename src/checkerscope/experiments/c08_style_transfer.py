@@ -89,12 +89,14 @@ _loss_net_path: Path | None = None
 def set_loss_net(path: str | Path | None) -> None:
     """Use a torch-saved loss network (e.g. a wrapped VGG) for later runs; ``None`` resets.
 
+    The file is loaded once here, so a bad one fails now rather than in the middle of a run.
+
     Raises:
-        CheckerscopeError: when the file does not exist.
+        CheckerscopeError: when the file does not exist or does not hold a torch module.
     """
     global _loss_net_path
-    if path is not None and not Path(path).is_file():
-        raise CheckerscopeError(f"loss network file not found: {path}")
+    if path is not None:
+        load_loss_net(path, seed=0)
     _loss_net_path = Path(path) if path is not None else None
 
 

@@ -130,7 +130,8 @@ def run_claims(
     import torch
 
     out_dir = Path(out_dir)
-    figures_dir = out_dir / FIGURES_DIR
+    # absolute, so the figure paths experiments return do not depend on the working directory
+    figures_dir = (out_dir / FIGURES_DIR).resolve()
     figures_dir.mkdir(parents=True, exist_ok=True)
     ordered = [c for c in CLAIM_IDS if c in set(claim_ids)] + [
         c for c in claim_ids if c not in CLAIM_IDS
@@ -221,9 +222,7 @@ def _relative_figures(paths: Sequence[Path | str], *, out_dir: Path, figures_dir
     relative = []
     for path in paths:
         path = Path(path)
-        # save_figure returns out_dir/name, relative when --out is: then it is already a path
-        # from the working directory, and joining figures_dir again would lose the file
-        absolute = path if path.is_absolute() or path.is_file() else figures_dir / path
+        absolute = path if path.is_absolute() else figures_dir / path
         if not absolute.is_file():
             continue
         try:
