@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.table import Table
 
-from checkerscope.overlap import Deconv, overlap
+from checkerscope.theory import Deconv, overlap
 
 LAYERS = [Deconv(3, 2)] * 6
 

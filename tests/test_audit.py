@@ -20,9 +20,16 @@ from torch import nn
 
 import checkerscope as cs
 from checkerscope import zoo
-from checkerscope.audit import EVEN, FREE, UNEVEN, AuditReport, natural_noise, reinitialise
+from checkerscope.auditing.analysis import (
+    EVEN,
+    FREE,
+    UNEVEN,
+    AuditReport,
+    natural_noise,
+    reinitialise,
+)
 from checkerscope.errors import CheckerscopeError
-from checkerscope.overlap import Deconv, overlap
+from checkerscope.theory import Deconv, overlap
 
 
 @cache
@@ -333,7 +340,7 @@ def test_natural_noise_has_a_falling_spectrum() -> None:
 
 
 def test_cs_audit_stays_the_function_after_its_module_is_imported() -> None:
-    import checkerscope.audit  # noqa: F401 - the import is what is tested
+    import checkerscope.auditing  # noqa: F401 - the import is what is tested
 
     report = cs.audit(nn.ConvTranspose1d(1, 1, 3, 2), torch.zeros(1, 1, 8), probe=False)
     assert isinstance(report, AuditReport) and report.layers[0].verdict == UNEVEN

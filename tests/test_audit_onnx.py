@@ -14,8 +14,8 @@ from torch import nn
 
 import checkerscope as cs
 from checkerscope import zoo
+from checkerscope.auditing.onnx_model import phases_tied
 from checkerscope.errors import CheckerscopeError
-from checkerscope.onnx_reader import phases_tied
 
 pytest.importorskip("onnx")
 

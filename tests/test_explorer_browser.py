@@ -2,7 +2,7 @@
 
 The page is opened from ``file://`` with the network off; the sliders are moved with the
 keyboard (and ``fill``), and every number the page shows is compared with
-``checkerscope.overlap``. Screenshots of every panel at 400 px and 1400 px go to
+``checkerscope.theory``. Screenshots of every panel at 400 px and 1400 px go to
 ``test-output/explorer/``.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from checkerscope.errors import CheckerscopeError
-from checkerscope.overlap import Conv, Deconv, LayerSpec, PixelShuffle, Resize, overlap
+from checkerscope.theory import Conv, Deconv, LayerSpec, PixelShuffle, Resize, overlap
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -10,7 +10,7 @@ from torch import nn
 
 import checkerscope as cs
 from checkerscope import zoo
-from checkerscope.audit_fix import PadCrop, replacement_geometry
+from checkerscope.auditing.rewrite import PadCrop, replacement_geometry
 from checkerscope.errors import CheckerscopeError
 
 DECONV_ZOO = sorted(

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import checkerscope as cs
 from checkerscope.errors import CheckerscopeError
-from checkerscope.overlap import (
+from checkerscope.theory import (
     AvgPool,
     Conv,
     Deconv,
@@ -411,17 +411,25 @@ def test_pattern_for_a_deep_stack_is_fast_and_size_free() -> None:
     assert np.array_equal(middle, p.pattern)
 
 
-def test_package_function_survives_submodule_import() -> None:
-    assert cs.Deconv is Deconv
-    # the submodule is imported by now (Deconv came from it): cs.overlap is still the function
+def test_old_module_path_warns_and_keeps_the_function_bound() -> None:
+    with pytest.warns(DeprecationWarning, match=r"checkerscope\.overlap is deprecated"):
+        from checkerscope.overlap import Deconv as OldDeconv  # type: ignore[attr-defined]
+    assert OldDeconv is Deconv
     module = importlib.import_module("checkerscope.overlap")
-    assert cs.overlap is module.overlap
-    assert cs.overlap([cs.Deconv(3, 2)], dims=2).unevenness == 4.0
+    assert isinstance(module, type(importlib))
+    assert callable(cs.overlap) and cs.overlap([cs.Deconv(3, 2)], dims=2).unevenness == 4.0
+
+
+def test_no_public_function_shares_its_module_name() -> None:
+    for name in cs.__all__:
+        value = getattr(cs, name)
+        if callable(value) and not isinstance(value, type):
+            assert value.__module__.rsplit(".", 1)[-1] != name, name
 
 
 def test_engine_does_not_import_torch() -> None:
     code = (
-        "import sys; from checkerscope.overlap import Deconv, overlap; "
+        "import sys; from checkerscope.theory import Deconv, overlap; "
         "overlap(Deconv(3, 2)).full(4); "
         "print('torch' in sys.modules)"
     )

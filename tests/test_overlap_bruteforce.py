@@ -19,7 +19,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from checkerscope.errors import CheckerscopeError
-from checkerscope.overlap import (
+from checkerscope.theory import (
     AvgPool,
     Conv,
     Deconv,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+import warnings
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -22,14 +23,14 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "CheckerscopeError": "checkerscope.errors",
     # theory
-    "Deconv": "checkerscope.overlap",
-    "Conv": "checkerscope.overlap",
-    "Resize": "checkerscope.overlap",
-    "PixelShuffle": "checkerscope.overlap",
-    "MaxPool": "checkerscope.overlap",
-    "AvgPool": "checkerscope.overlap",
-    "OverlapPattern": "checkerscope.overlap",
-    "overlap": "checkerscope.overlap",
+    "Deconv": "checkerscope.theory",
+    "Conv": "checkerscope.theory",
+    "Resize": "checkerscope.theory",
+    "PixelShuffle": "checkerscope.theory",
+    "MaxPool": "checkerscope.theory",
+    "AvgPool": "checkerscope.theory",
+    "OverlapPattern": "checkerscope.theory",
+    "overlap": "checkerscope.theory",
     # measurement
     "checkerboard_score": "checkerscope.metrics",
     "CheckerboardScore": "checkerscope.metrics",
@@ -40,14 +41,24 @@ _EXPORTS: dict[str, str] = {
     "CheckerboardMetric": "checkerscope.streaming",
     "load_image": "checkerscope.imageio",
     # audit
-    "audit": "checkerscope.audit",
-    "audit_onnx": "checkerscope.audit",
-    "AuditReport": "checkerscope.audit",
-    "fix": "checkerscope.audit",
+    "audit": "checkerscope.auditing",
+    "audit_onnx": "checkerscope.auditing",
+    "AuditReport": "checkerscope.auditing",
+    "fix": "checkerscope.auditing",
 }
-_SUBMODULES = ("nn", "zoo", "experiments", "report", "metrics")
-# Public functions named like the submodule that defines them.
-_FUNCTIONS_NAMED_LIKE_MODULES = frozenset({"overlap", "audit"})
+_SUBMODULES = ("nn", "zoo", "experiments", "report", "metrics", "theory", "auditing")
+
+# Old module paths -> where their names live now. ``checkerscope.overlap`` and
+# ``checkerscope.audit`` were modules named like the functions ``cs.overlap`` and
+# ``cs.audit``; importing such a module rebinds the package attribute to the module.
+_MOVED_MODULES: dict[str, str] = {
+    "checkerscope.overlap": "checkerscope.theory",
+    "checkerscope.audit": "checkerscope.auditing",
+    "checkerscope.audit_fix": "checkerscope.auditing.rewrite",
+    "checkerscope.audit_trace": "checkerscope.auditing.tracing",
+    "checkerscope.audit_render": "checkerscope.auditing.render",
+    "checkerscope.onnx_reader": "checkerscope.auditing.onnx_model",
+}
 
 __all__ = ["__version__", *_EXPORTS, "nn", "zoo"]
 
@@ -68,27 +79,36 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-class _Package(types.ModuleType):
-    """Keeps ``cs.overlap`` and ``cs.audit`` bound to the functions.
+def _moved_module(old: str, new: str) -> types.ModuleType:
+    """A stand-in for a moved module: each name read from it warns once and is forwarded.
 
-    Importing a submodule makes Python set it as an attribute of its package, which would
-    replace the function of the same name as soon as any code ran
-    ``from checkerscope.overlap import Deconv``. The submodules stay reachable through
-    ``sys.modules`` and ``importlib.import_module``.
+    It is registered in ``sys.modules`` only, never set as an attribute of this package,
+    so ``from checkerscope.overlap import Deconv`` works (with a ``DeprecationWarning``)
+    while ``cs.overlap`` stays the function.
     """
+    module = types.ModuleType(old, f"Deprecated: moved to {new}.")
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _FUNCTIONS_NAMED_LIKE_MODULES and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
+    def forward_attribute(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        warnings.warn(
+            f"{old} is deprecated; import {name} from {new} instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(new), name)
+
+    module.__getattr__ = forward_attribute  # type: ignore[method-assign]
+    return module
 
 
-sys.modules[__name__].__class__ = _Package
+for _old, _new in _MOVED_MODULES.items():
+    sys.modules.setdefault(_old, _moved_module(_old, _new))
 
 
 if TYPE_CHECKING:  # pragma: no cover
     from checkerscope import nn, zoo
-    from checkerscope.audit import AuditReport, audit, audit_onnx, fix
+    from checkerscope.auditing import AuditReport, audit, audit_onnx, fix
     from checkerscope.errors import CheckerscopeError
     from checkerscope.imageio import load_image
     from checkerscope.metrics import (
@@ -99,7 +119,8 @@ if TYPE_CHECKING:  # pragma: no cover
         probe_gradients,
         probe_init,
     )
-    from checkerscope.overlap import (
+    from checkerscope.streaming import CheckerboardMetric
+    from checkerscope.theory import (
         AvgPool,
         Conv,
         Deconv,
@@ -109,4 +130,3 @@ if TYPE_CHECKING:  # pragma: no cover
         Resize,
         overlap,
     )
-    from checkerscope.streaming import CheckerboardMetric

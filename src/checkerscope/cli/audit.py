@@ -212,11 +212,11 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise CheckerscopeError(f"--seeds must be at least 1, got {args.seeds}")
     if args.target.endswith(".onnx"):
-        from checkerscope.audit import audit_onnx
+        from checkerscope.auditing import audit_onnx
 
         report = audit_onnx(args.target)
     else:
-        from checkerscope.audit import audit
+        from checkerscope.auditing import audit
 
         model, example, name = load_target(args.target, args.input_shape)
         report = audit(model, example, seeds=args.seeds, probe=not args.no_probe, name=name)

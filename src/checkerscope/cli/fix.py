@@ -62,7 +62,7 @@ def _headline(report: Any) -> tuple[str, float | None, int | None]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from checkerscope.audit import audit, fix
+    from checkerscope.auditing import audit, fix
     from checkerscope.cli._common import print_json, write_atomic
     from checkerscope.cli.audit import load_target
 

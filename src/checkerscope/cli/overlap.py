@@ -16,7 +16,7 @@ import numpy as np
 
 from checkerscope.cli._common import print_json, write_atomic
 from checkerscope.errors import CheckerscopeError
-from checkerscope.overlap import Conv, Deconv, LayerSpec, OverlapPattern, overlap, parse_stack
+from checkerscope.theory import Conv, Deconv, LayerSpec, OverlapPattern, overlap, parse_stack
 
 # The largest pattern shown in the terminal, per axis, and annotated in the PNG.
 SHOW_LIMIT = 16

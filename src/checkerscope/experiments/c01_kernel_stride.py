@@ -27,7 +27,7 @@ CLAIM = Claim(
     method=(
         "For kernel sizes 1-8 and strides 1-4 (32 one-dimensional deconvolutions) the exact "
         "steady-state overlap pattern (how many input windows cover each output position) from "
-        "checkerscope.overlap; its unevenness is max/min (1 = even, inf = some positions never "
+        "checkerscope.theory; its unevenness is max/min (1 = even, inf = some positions never "
         "covered). Each pattern is cross-checked against torch's conv_transpose1d with all-one "
         "weights on an all-one input, away from the borders."
     ),
@@ -54,7 +54,7 @@ def torch_coverage_1d(kernels_strides: Sequence[tuple[int, int]], length: int = 
     """How many (input, tap) pairs reach each output of a stack of 1-D deconvolutions.
 
     Computed by torch itself (``conv_transpose1d`` with all-one weights on an all-one
-    input), so it is independent of :mod:`checkerscope.overlap`. Borders are trimmed by
+    input), so it is independent of :mod:`checkerscope.theory`. Borders are trimmed by
     the sum of the kernel sizes on each side, leaving the steady state.
 
     Examples:
@@ -86,7 +86,7 @@ def run(
     progress: Progress | None = None,
 ) -> ClaimResult:
     """Measure C1 (the same in quick and full mode: it is exact and takes milliseconds)."""
-    from checkerscope.overlap import Deconv, overlap
+    from checkerscope.theory import Deconv, overlap
 
     started = time.perf_counter()
     unevenness: dict[str, list[float]] = {}

@@ -66,7 +66,7 @@ def run(
     progress: Progress | None = None,
 ) -> ClaimResult:
     """Measure C2 (exact; identical in quick and full mode)."""
-    from checkerscope.overlap import Deconv, overlap
+    from checkerscope.theory import Deconv, overlap
 
     started = time.perf_counter()
     k3s2 = {f"{dims}d": float(overlap([Deconv(3, 2)], dims=dims).unevenness) for dims in (1, 2, 3)}

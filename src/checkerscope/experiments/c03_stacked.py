@@ -24,7 +24,7 @@ CLAIM = Claim(
     ),
     method=(
         "Exact 1-D and 2-D overlap patterns of stacks of 2 and 3 deconvolutions (all-one "
-        "weights) from checkerscope.overlap. For every stack whose layers all overlap unevenly: "
+        "weights) from checkerscope.theory. For every stack whose layers all overlap unevenly: "
         "(a) the minimal period of the pattern, against the product of the strides; (b) the "
         "stack's unevenness against that of its most uneven layer; (c) the number of distinct "
         "non-zero frequencies in one period of the 1-D pattern (DFT magnitude above 1e-9 of "
@@ -83,7 +83,7 @@ def frequencies_present(pattern: np.ndarray, tolerance: float = 1e-9) -> list[in
 
 
 def _measure(stack: tuple[tuple[int, int], ...]) -> dict:
-    from checkerscope.overlap import Deconv, overlap
+    from checkerscope.theory import Deconv, overlap
 
     layers = [Deconv(k, s) for k, s in stack]
     one_d = overlap(layers, dims=1)
@@ -173,7 +173,7 @@ def run(
 
 
 def _figure() -> Figure:
-    from checkerscope.overlap import Deconv, overlap
+    from checkerscope.theory import Deconv, overlap
 
     fig = Figure(figsize=(10.5, 6.4))
     grid = fig.add_gridspec(2, 3, height_ratios=[1.0, 1.25])

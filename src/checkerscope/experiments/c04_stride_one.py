@@ -95,7 +95,7 @@ def run(
     progress: Progress | None = None,
 ) -> ClaimResult:
     """Measure C4."""
-    from checkerscope.overlap import Deconv, overlap
+    from checkerscope.theory import Deconv, overlap
 
     started = time.perf_counter()
     rng = np.random.default_rng(seed)

@@ -268,6 +268,6 @@ def _backward_unevenness(kernel: int) -> float:
         >>> _backward_unevenness(5), _backward_unevenness(4)
         (2.25, 1.0)
     """
-    from checkerscope.overlap import Conv, overlap
+    from checkerscope.theory import Conv, overlap
 
     return float(overlap(Conv(kernel, 2), dims=2, direction="backward").unevenness)

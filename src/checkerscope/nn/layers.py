@@ -5,7 +5,7 @@ the functional core. Parameters have the names and layouts of torch's own layers
 (``weight``/``bias`` of ``nn.Conv2d`` or ``nn.ConvTranspose2d``), so checkpoints move in and
 out; fixed filters are non-persistent buffers, absent from ``state_dict``. Every module
 describes its resolution-changing structure with ``overlap_specs()`` for
-:func:`checkerscope.overlap.overlap`.
+:func:`checkerscope.theory.overlap`.
 
 Examples:
     >>> import torch
@@ -19,7 +19,6 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -27,6 +26,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from checkerscope import theory
 from checkerscope.errors import CheckerscopeError
 from checkerscope.nn import functional as CF
 
@@ -64,10 +64,6 @@ def _reset_like_torch_conv(weight: Tensor, bias: Tensor | None) -> None:
         fan_in, _ = nn.init._calculate_fan_in_and_fan_out(weight)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(bias, -bound, bound)
-
-
-def _overlap_module() -> Any:
-    return importlib.import_module("checkerscope.overlap")
 
 
 class _ResizeConvNd(nn.Module):
@@ -138,8 +134,8 @@ class _ResizeConvNd(nn.Module):
         )
 
     def overlap_specs(self) -> list[Any]:
-        """``[Resize(s, mode), Conv(k, padding=(k - 1) // 2)]`` for ``checkerscope.overlap``."""
-        ov = _overlap_module()
+        """``[Resize(s, mode), Conv(k, padding=(k - 1) // 2)]`` for ``checkerscope.theory``."""
+        ov = theory
         if CF._integer_scales(tuple(map(float, self.scale_factor))) is None:
             raise CheckerscopeError(
                 f"{type(self).__name__}: overlap specs need integer scale factors, "
@@ -334,8 +330,8 @@ class _SubPixelConvNd(nn.Module):
         )
 
     def overlap_specs(self) -> list[Any]:
-        """``[Conv(k, padding=(k - 1) // 2), PixelShuffle(s)]`` for ``checkerscope.overlap``."""
-        ov = _overlap_module()
+        """``[Conv(k, padding=(k - 1) // 2), PixelShuffle(s)]`` for ``checkerscope.theory``."""
+        ov = theory
         padding = _compact(tuple(left for left, _ in CF._same_padding(self.kernel_size)))
         return [
             ov.Conv(_compact(self.kernel_size), padding=padding),
@@ -425,7 +421,7 @@ class _FilteredDeconvNd(nn.Module):
 
     def overlap_specs(self) -> list[Any]:
         """``[Deconv(k, s), Conv(f)]``: the transposed conv then the fixed filter's taps."""
-        ov = _overlap_module()
+        ov = theory
         return [ov.Deconv(self.kernel_size, self.stride), ov.Conv(self.filter.numel())]
 
     def extra_repr(self) -> str:
@@ -541,7 +537,7 @@ class BilinearAdditiveUpsample2d(nn.Module):
 
     def overlap_specs(self) -> list[Any]:
         """``[Resize(s, "bilinear")]``, then ``Conv(k, padding=(k - 1) // 2)`` if it has one."""
-        ov = _overlap_module()
+        ov = theory
         scales = (
             (self.scale_factor,) * 2 if isinstance(self.scale_factor, float) else self.scale_factor
         )
@@ -591,7 +587,7 @@ class _BlurPoolNd(nn.Module):
 
     def overlap_specs(self) -> list[Any]:
         """``[Conv(f, stride=s, padding=(f - 1) // 2)]``: the filter window, strided."""
-        ov = _overlap_module()
+        ov = theory
         return [ov.Conv(self.filter_size, stride=self.stride, padding=(self.filter_size - 1) // 2)]
 
     def extra_repr(self) -> str:

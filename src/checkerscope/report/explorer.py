@@ -2,7 +2,7 @@
 
 The page has four panels (1-D paint, 2-D heat map, stacks of upsampling layers, the
 matrices of the upsampling methods) and computes every number in the browser with a small
-JavaScript port of :mod:`checkerscope.overlap` (``assets/overlap.js``, exposed as
+JavaScript port of :mod:`checkerscope.theory` (``assets/overlap.js``, exposed as
 ``window.checkerscope``); the test suite drives the page in Chromium and checks the numbers
 it shows against the Python engine. Nothing is fetched from the network.
 
@@ -261,7 +261,7 @@ learned weights can still differ between them.</p>
 def _panel_definitions() -> str:
     body = """
 <p>All numbers on this page come from one definition, the same one the Python function
-<code>checkerscope.overlap</code> uses: the <em>coverage</em> of a stack of layers is what
+<code>checkerscope.theory</code> uses: the <em>coverage</em> of a stack of layers is what
 the stack outputs when every kernel weight is 1, interpolation uses its true weights, and the
 input is all ones. PyTorch conventions apply: a transposed convolution with padding
 <code>p</code> drops <code>p</code> outputs at each end; bilinear resize uses

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope.audit_trace import first_tensor, run_model
+from checkerscope.auditing.tracing import first_tensor, run_model
 from checkerscope.errors import CheckerscopeError
 
 __all__ = ["PadCrop", "fix", "replacement_geometry"]

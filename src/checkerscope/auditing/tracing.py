@@ -29,7 +29,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from checkerscope.errors import CheckerscopeError
-from checkerscope.overlap import AvgPool, Conv, Deconv, LayerSpec, MaxPool, PixelShuffle, Resize
+from checkerscope.theory import AvgPool, Conv, Deconv, LayerSpec, MaxPool, PixelShuffle, Resize
 
 __all__ = ["TracedLayer", "run_model", "trace_layers"]
 

@@ -1,7 +1,7 @@
 """Audit a real model: which layers paint a grid, at which periods, how strongly; and fix it.
 
 ``audit(model, example_input)`` runs the model once to discover every layer that changes
-resolution (see :mod:`checkerscope.audit_trace`), maps each to ``checkerscope.overlap``
+resolution (see :mod:`checkerscope.auditing.tracing`), maps each to ``checkerscope.theory``
 specs and judges it; compounds the whole path from input to output (forward for models
 that upsample, backward, i.e. the gradient, for models that downsample); then measures
 the checkerboard score of the outputs of freshly initialised copies (several seeds), of
@@ -38,10 +38,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from checkerscope.audit_fix import fix
-from checkerscope.audit_trace import TracedLayer, run_model, spatial_numel, trace_layers
+from checkerscope.auditing.rewrite import fix
+from checkerscope.auditing.tracing import TracedLayer, run_model, spatial_numel, trace_layers
 from checkerscope.errors import CheckerscopeError
-from checkerscope.overlap import LayerSpec, OverlapPattern, overlap
+from checkerscope.theory import LayerSpec, OverlapPattern, overlap
 
 __all__ = [
     "ARTIFACT_DB",
@@ -76,7 +76,7 @@ class LayerFinding:
         name: module name (or ONNX node name).
         type: layer class or function.
         params: kernel, stride, padding, ... as read from the layer.
-        specs: its ``checkerscope.overlap`` specs.
+        specs: its ``checkerscope.theory`` specs.
         input_shape: spatial input shape.
         output_shape: spatial output shape.
         direction: ``"forward"`` for layers that upsample, ``"backward"`` for layers that
@@ -303,7 +303,7 @@ class AuditReport:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def __str__(self) -> str:
-        from checkerscope.audit_render import render_text
+        from checkerscope.auditing.render import render_text
 
         return render_text(self)
 
@@ -317,7 +317,7 @@ class AuditReport:
         Returns:
             The HTML document.
         """
-        from checkerscope.audit_render import render_html
+        from checkerscope.auditing.render import render_html
 
         page = render_html(self, fixed=fixed)
         if path is not None:
@@ -806,7 +806,7 @@ def audit_onnx(path: str | Path) -> AuditReport:
     Raises:
         CheckerscopeError: if ``onnx`` is missing or the file is not a valid ONNX model.
     """
-    from checkerscope.onnx_reader import read_onnx
+    from checkerscope.auditing.onnx_model import read_onnx
 
     start = time.perf_counter()
     model = read_onnx(path)

@@ -2,8 +2,8 @@
 
 ``ConvTranspose``, ``Conv``, ``Resize`` / ``Upsample``, ``DepthToSpace`` /
 ``SpaceToDepth`` and ``MaxPool`` / ``AveragePool`` nodes become
-:class:`~checkerscope.audit_trace.TracedLayer` records in graph order (ONNX graphs are
-topologically sorted), with their attributes mapped to ``checkerscope.overlap`` specs.
+:class:`~checkerscope.auditing.tracing.TracedLayer` records in graph order (ONNX graphs are
+topologically sorted), with their attributes mapped to ``checkerscope.theory`` specs.
 Spatial shapes come from ONNX shape inference where it can tell them.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from checkerscope.audit_trace import TracedLayer
+from checkerscope.auditing.tracing import TracedLayer
 from checkerscope.errors import CheckerscopeError
-from checkerscope.overlap import AvgPool, Conv, Deconv, LayerSpec, MaxPool, PixelShuffle, Resize
+from checkerscope.theory import AvgPool, Conv, Deconv, LayerSpec, MaxPool, PixelShuffle, Resize
 
 __all__ = ["OnnxModel", "read_onnx"]
 

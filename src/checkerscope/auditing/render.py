@@ -1,4 +1,4 @@
-"""Text and HTML renderings of an :class:`~checkerscope.audit.AuditReport`."""
+"""Text and HTML renderings of an :class:`~checkerscope.auditing.AuditReport`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from checkerscope.audit import AuditReport, LayerFinding, Probe
+    from checkerscope.auditing.analysis import AuditReport, LayerFinding, Probe
 
 
 def _num(value: float) -> str:
@@ -161,7 +161,7 @@ def render_text(report: AuditReport) -> str:
     if report.structural_artifacts:
         reasons.append("uneven overlap")
     if report.measured_artifacts:
-        from checkerscope.audit import ARTIFACT_DB
+        from checkerscope.auditing.analysis import ARTIFACT_DB
 
         reasons.append(f"a measured score >= {ARTIFACT_DB:g} dB")
     because = f" ({' and '.join(reasons)})" if reasons else ""
@@ -246,7 +246,7 @@ def _fingerprint_png(probe: Probe) -> bytes:
 
 def render_html(report: AuditReport, fixed: AuditReport | None = None) -> str:
     """A self-contained page in the shared checkerscope style."""
-    from checkerscope.audit import ARTIFACT_DB
+    from checkerscope.auditing.analysis import ARTIFACT_DB
     from checkerscope.report import figure, html_page, html_table, section, verdict_badge
 
     summary_rows: list[list[Any]] = [

@@ -1,0 +1,14 @@
+"""The audit: a real PyTorch or ONNX model in; which layer, what pattern, how strong; a fix.
+
+One direction of dependency inside the package: ``tracing`` (run the model, record what
+changes resolution) -> ``analysis`` (judge layers and paths, probe scores, the report)
+-> ``render`` (text and HTML); ``rewrite`` (the fix) and ``onnx_model`` (the ONNX reader)
+use ``tracing`` only.
+"""
+
+from __future__ import annotations
+
+from checkerscope.auditing.analysis import AuditReport, LayerFinding, Probe, audit, audit_onnx
+from checkerscope.auditing.rewrite import fix
+
+__all__ = ["AuditReport", "LayerFinding", "Probe", "audit", "audit_onnx", "fix"]
