@@ -805,19 +805,40 @@ def _run_probes(
 # --------------------------------------------------------------------------- ONNX
 
 
-def audit_onnx(path: str | Path) -> AuditReport:
-    """The audit of an ONNX model: its graph read with the ``onnx`` package.
+def audit_onnx(
+    path: str | Path,
+    *,
+    probe: bool | None = None,
+    seeds: int = 4,
+    input_shape: Sequence[int] | None = None,
+) -> AuditReport:
+    """The audit of an ONNX model: its graph read with ``onnx``, its weights probed with
+    ``onnxruntime``.
 
     Reads ``ConvTranspose``, ``Conv``, ``Resize`` / ``Upsample``, ``DepthToSpace`` and
     ``MaxPool`` / ``AveragePool`` nodes with their attributes and the data flow between
-    them, and judges layers and paths as :func:`audit` does.
+    them, and judges layers and paths as :func:`audit` does. With ``onnxruntime``
+    installed, models that upsample or keep the size are also run on ``seeds`` random inputs
+    and their outputs scored, like :func:`audit`'s "weights as given" probe, so both audits
+    of the same weights reach the same verdict (input gradients are not available through
+    ``onnxruntime``: models that downsample are judged on structure).
+
+    Args:
+        path: the ``.onnx`` file.
+        probe: run the weights (default: when ``onnxruntime`` is installed).
+        seeds: input draws for the probe.
+        input_shape: the first input's shape where the file leaves axes dynamic.
 
     Raises:
-        CheckerscopeError: if ``onnx`` is missing or the file is not a valid ONNX model.
+        CheckerscopeError: if ``onnx`` is missing, the file is not a valid ONNX model, or
+            ``probe=True`` without ``onnxruntime``.
     """
     from checkerscope.auditing.onnx_model import read_onnx
+    from checkerscope.auditing.onnx_probe import onnxruntime_available, probe_onnx
 
     start = time.perf_counter()
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise CheckerscopeError(f"seeds must be a positive int, got {seeds!r}")
     model = read_onnx(path)
     layers = model.graph.layers
     dims = _model_dims(layers)
@@ -831,7 +852,7 @@ def audit_onnx(path: str | Path) -> AuditReport:
         kind = "generator" if up > down else ("downsampler" if down > up else "image-to-image")
     findings, paths, notes = build_findings(model.graph, dims, kind)
     forward, backward, worst = _worst(paths, kind)
-    return AuditReport(
+    report = AuditReport(
         model=Path(path).name,
         source="onnx",
         input_shape=model.input_shape,
@@ -844,8 +865,25 @@ def audit_onnx(path: str | Path) -> AuditReport:
         forward=forward,
         backward=backward,
         notes=[*model.notes, *notes],
-        seconds=time.perf_counter() - start,
     )
+    available = onnxruntime_available()
+    if probe and not available:
+        raise CheckerscopeError(
+            "probing ONNX files needs onnxruntime: pip install 'checkerscope[onnx]'"
+        )
+    if probe is None:
+        probe = available
+        if not available:
+            report.notes.append("onnxruntime is not installed: structure only, no scores")
+    if probe and kind != "downsampler":
+        structural = forward.structural_period if forward is not None else (2,)
+        report.given_score = probe_onnx(path, structural, dims, seeds, input_shape)
+    elif probe:
+        report.notes.append(
+            "input gradients are not available through onnxruntime: judged on structure"
+        )
+    report.seconds = time.perf_counter() - start
+    return report
 
 
 def _known_spatial(shape: Sequence[Any], dims: int) -> tuple[int, ...] | None:

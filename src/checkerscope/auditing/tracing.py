@@ -82,6 +82,9 @@ class TracedLayer:
         index: position of the node in the graph (execution order).
         inputs: graph nodes whose outputs reach this node's spatial input (indices into
             :attr:`TracedGraph.nodes`).
+        direct_input: the node whose output tensor is exactly this node's input, unchanged
+            (``None`` when other operations came between): how ``fix`` finds a convolution
+            feeding a pixel shuffle wherever the two live.
     """
 
     name: str
@@ -96,6 +99,7 @@ class TracedLayer:
     note: str = ""
     index: int = -1
     inputs: tuple[int, ...] = ()
+    direct_input: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,12 +122,14 @@ class TracedGraph:
             e.g. ``("output[1]", (7,))``.
         output: the model's first output tensor (the one the probes score).
         notes: what the trace could not see.
+        uses: for each node, how many operations read its output tensor as it is.
     """
 
     nodes: list[TracedLayer | Source]
     outputs: list[tuple[str, tuple[int, ...]]]
     output: torch.Tensor | None = None
     notes: list[str] = field(default_factory=list)
+    uses: dict[int, int] = field(default_factory=dict)
 
     @property
     def layers(self) -> list[TracedLayer]:
@@ -492,6 +498,8 @@ def _is_checkerscope_layer(module: nn.Module) -> bool:
 _PREDS = "_checkerscope_nodes"  # frozenset of node indices whose outputs reached a tensor
 _GRID = "_checkerscope_grid"  # (rank, spatial shape) at the last node that wrote the tensor
 _LEARNED = "_checkerscope_learned"  # computed from learned parameters
+_DIRECT = "_checkerscope_direct"  # the node whose unchanged output this tensor is
+_IN_PLACE = {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__setitem__"}
 
 
 def _tensors(value: Any) -> Iterator[torch.Tensor]:
@@ -516,6 +524,7 @@ class _Recorder(TorchFunctionMode):
         self.constants: dict[int, int] = {}
         self.marked: list[weakref.ref[torch.Tensor]] = []
         self.notes: list[str] = []
+        self.uses: dict[int, int] = {}
 
     # ----------------------------------------------------------------- tensor marks
 
@@ -528,7 +537,7 @@ class _Recorder(TorchFunctionMode):
         for ref in self.marked:
             tensor = ref()
             if tensor is not None:
-                for name in (_PREDS, _GRID, _LEARNED):
+                for name in (_PREDS, _GRID, _LEARNED, _DIRECT):
                     if name in tensor.__dict__:
                         delattr(tensor, name)
         self.marked.clear()
@@ -572,11 +581,13 @@ class _Recorder(TorchFunctionMode):
                 note=layer.note,
                 index=index,
                 inputs=layer.inputs,
+                direct_input=layer.direct_input,
             )
         )
         for tensor in _tensors(result):
             self.mark(tensor, _PREDS, frozenset({index}))
             self.mark(tensor, _GRID, (tensor.dim(), tuple(tensor.shape[2:])))
+            self.mark(tensor, _DIRECT, index)
 
     def owner(self) -> tuple[str, nn.Module | None]:
         return self.stack[-1] if self.stack else ("(model)", None)
@@ -604,6 +615,11 @@ class _Recorder(TorchFunctionMode):
         )
         learned = any(self.is_learned(t) for t in inputs)
         name = _base_name(func)
+        if any(True for _ in _tensors(result)):
+            for tensor in inputs:
+                producer = getattr(tensor, _DIRECT, None)
+                if producer is not None:
+                    self.uses[producer] = self.uses.get(producer, 0) + 1
         watched = name in _WATCHED and isinstance(result, torch.Tensor)
         if (
             watched
@@ -614,6 +630,10 @@ class _Recorder(TorchFunctionMode):
         outputs = list(_tensors(result))
         if name == "__setitem__" and isinstance(args[0], torch.Tensor):
             outputs = [args[0]]  # writes into its first argument, returns None
+        if name in _IN_PLACE or (name.endswith("_") and not name.endswith("__")):
+            for tensor in outputs:
+                if getattr(tensor, _DIRECT, None) is not None:
+                    setattr(tensor, _DIRECT, None)  # changed in place: no longer as produced
         if not outputs:
             return result
         grid = next((getattr(t, _GRID) for t in inputs if hasattr(t, _GRID)), None)
@@ -664,6 +684,7 @@ class _Recorder(TorchFunctionMode):
                 module=owner,
                 note=found.get("note", ""),
                 inputs=tuple(sorted(preds)),
+                direct_input=getattr(x, _DIRECT, None),
             ),
             result,
         )
@@ -957,7 +978,7 @@ def trace_graph(model: nn.Module, example_input: Any) -> TracedGraph:
         recorder.unmark_all()
     if first is None:
         raise CheckerscopeError(f"{type(model).__name__} returned no tensor")
-    return TracedGraph(recorder.nodes, outputs, first, recorder.notes)
+    return TracedGraph(recorder.nodes, outputs, first, recorder.notes, recorder.uses)
 
 
 def trace_layers(model: nn.Module, example_input: Any) -> list[TracedLayer]:
