@@ -24,8 +24,8 @@ from torch.overrides import TorchFunctionMode
 
 from checkerscope import zoo
 from checkerscope.errors import CheckerscopeError
-from checkerscope.theory import AvgPool, Conv, Deconv, PixelShuffle, Resize, overlap
-from checkerscope.zoo import ExpectedPath, FixedFilter
+from checkerscope.theory import FIR, AvgPool, Conv, Deconv, PixelShuffle, Resize, overlap
+from checkerscope.zoo import ExpectedPath
 
 # Output shapes from each architecture's arithmetic, for its registry input:
 # conv length out = floor((L + 2p - k) / s) + 1, deconv out = (L - 1) s - 2p + k + op.
@@ -435,6 +435,8 @@ def _dims(name: str, path: ExpectedPath) -> int:
 
 def _factors(spec: Any) -> tuple[int, int]:
     """(up, down) of one spec along one axis."""
+    if isinstance(spec, FIR):
+        return (spec.stride, 1) if spec.transposed else (1, spec.stride)
     if isinstance(spec, (Deconv, PixelShuffle, Resize)):
         return (spec.stride if isinstance(spec, Deconv) else spec.scale), 1
     if isinstance(spec, (Conv, AvgPool)):
@@ -442,14 +444,31 @@ def _factors(spec: Any) -> tuple[int, int]:
     return 1, 1
 
 
+def _nulls_the_grid(fir: FIR, stride: int) -> bool:
+    """Whether the filter's response is zero at every frequency of a period-``stride``
+    grid (2 pi k / stride, k = 1 .. stride - 1): then no learned weights before it can
+    leave such a grid."""
+    (taps,) = fir.taps
+    return all(
+        abs(sum(t * complex(math.cos(w * n), -math.sin(w * n)) for n, t in enumerate(taps))) < 1e-9
+        for w in (2 * math.pi * k / stride for k in range(1, stride))
+    )
+
+
 def _layer_periods(path: ExpectedPath) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(uneven, learnable) periods on the model's grid, from each layer's own pattern."""
+    """(uneven, learnable) periods on the model's grid, from each layer's own pattern; a
+    layer followed by a stride-1 fixed filter is judged with it."""
     uneven, learnable = set(), set()
     for i, spec in enumerate(path.specs):
-        filtered = i + 1 < len(path.specs) and isinstance(path.specs[i + 1], FixedFilter)
-        if isinstance(spec, FixedFilter) or filtered:
-            continue  # a layer followed by a fixed filter is judged with it (below)
-        own = overlap(spec, dims=1, direction=path.direction)
+        after = path.specs[i + 1] if i + 1 < len(path.specs) else None
+        judged = [spec]
+        if isinstance(after, FIR) and after.stride == 1 and not after.transposed:
+            if _nulls_the_grid(after, _factors(spec)[0]):
+                continue  # filtered: artifact-free whatever the weights
+            judged.append(after)
+        if isinstance(spec, FIR) and spec.stride == 1:
+            continue  # judged with the layer before it
+        own = overlap(judged, dims=1, direction=path.direction)
         others = path.specs[i + 1 :] if path.direction == "forward" else path.specs[:i]
         up = math.prod(_factors(s)[0] for s in others)
         down = math.prod(_factors(s)[1] for s in others)
@@ -486,8 +505,6 @@ def test_written_periods_follow_from_each_layer_of_the_path(name: str, index: in
 @pytest.mark.parametrize(("name", "index"), ALL_PATHS)
 def test_written_compound_agrees_with_the_overlap_engine(name: str, index: int) -> None:
     path = zoo.ARCHITECTURES[name].expected.paths[index]
-    if not path.engine_ready:
-        pytest.skip("fixed FIR taps: checked by hand arithmetic below")
     if not path.specs:  # no resampling on the path: nothing breaks the uniform map
         assert (path.period, path.unevenness, path.overlap) == (1, 1.0, "free")
         return
@@ -514,9 +531,10 @@ def _torch_stack_1d(specs: Sequence[Any]) -> Callable[[torch.Tensor], torch.Tens
                 x = F.interpolate(x, scale_factor=float(s.scale), mode="nearest")
             elif isinstance(s, PixelShuffle):  # sub-pixel conv with all-ones weights
                 x = x.repeat_interleave(s.scale, dim=-1)
-            elif isinstance(s, FixedFilter):
-                taps = torch.tensor(s.taps, dtype=x.dtype).view(1, 1, -1)
-                x = F.conv1d(x, taps, padding=len(s.taps) - 1)
+            elif isinstance(s, FIR):
+                taps = torch.tensor(s.taps[0], dtype=x.dtype).view(1, 1, -1)
+                step = F.conv_transpose1d if s.transposed else F.conv1d
+                x = step(x, taps, None, s.stride, s.padding)
             else:  # pragma: no cover - every spec of the zoo is handled above
                 raise AssertionError(s)
         return x
@@ -570,7 +588,7 @@ def test_stylegan2_fir_evens_the_deconv_in_2d_with_the_models_own_filter() -> No
 
 
 def test_fir_taps_cancel_the_period_two_grid_for_any_weights() -> None:
-    taps = zoo.get("stylegan2_block").expected.paths[0].specs[1].taps
+    (taps,) = zoo.get("stylegan2_block").expected.paths[0].specs[1].taps
     # the response at the Nyquist frequency, where a period-2 grid lives: (1 - 3 + 3 - 1)
     assert sum(t * (-1) ** n for n, t in enumerate(taps)) == 0
     grid = torch.tensor([1.0, -1.0] * 16).view(1, 1, -1)  # any period-2 pattern

@@ -46,7 +46,7 @@ from checkerscope.zoo.audio import (
 )
 from checkerscope.zoo.autoencoders import ldm_decoder, vae_decoder, vqgan_decoder, vqgan_encoder
 from checkerscope.zoo.discriminators import dcgan_discriminator, patchgan_discriminator
-from checkerscope.zoo.expected import ExpectedAudit, ExpectedPath, FixedFilter
+from checkerscope.zoo.expected import ExpectedAudit, ExpectedPath
 from checkerscope.zoo.generators import dcgan_generator, stylegan2_synthesis_block
 from checkerscope.zoo.image_to_image import (
     cyclegan_resnet_generator,
@@ -71,7 +71,6 @@ __all__ = [
     "UPSAMPLE_CHOICES",
     "ExpectedAudit",
     "ExpectedPath",
-    "FixedFilter",
     "ZooEntry",
     "cyclegan_resnet_generator",
     "dcgan_discriminator",

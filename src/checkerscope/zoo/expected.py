@@ -27,8 +27,10 @@ How to read an :class:`ExpectedAudit` (``zoo.get(NAME).expected``):
     output (earlier layers only scale a uniform map by a constant). Backward: from the
     input to the last downsampling layer. 1x1 convolutions and pointwise operations are
     left out; reflection padding counts as zero padding (it changes borders only).
-    :class:`FixedFilter` marks a fixed FIR filter whose taps weight the overlap; the
-    layer just before it is judged together with it.
+    A fixed filter (StyleGAN2's ``[1, 3, 3, 1]``) is a :class:`checkerscope.theory.FIR`
+    with its true taps; the layer just before a stride-1 filter is judged together with
+    it, and ``FIR(..., stride=2, transposed=True)`` is upfirdn2d's zero insertion plus
+    filter.
   - ``overlap``: the worst layer on the path, in the audit's terms: ``"uneven"`` (uneven
     overlap), ``"even"`` (even, can learn artifacts) or ``"free"`` (artifact-free by
     construction).
@@ -60,28 +62,10 @@ from typing import Literal
 
 from checkerscope.theory import LayerSpec
 
-__all__ = ["ExpectedAudit", "ExpectedPath", "FixedFilter"]
+__all__ = ["ExpectedAudit", "ExpectedPath"]
 
 Verdict = Literal["artifacts", "clean"]
 Judgement = Literal["uneven", "even", "free"]
-
-
-@dataclass(frozen=True)
-class FixedFilter:
-    """A fixed (non-learned) FIR filter applied per channel at stride 1 on every spatial
-    axis, such as StyleGAN2's ``[1, 3, 3, 1]``. Unlike a learned convolution its taps
-    are known, so they weight the overlap instead of counting as ones.
-
-    Examples:
-        >>> FixedFilter((1, 3, 3, 1)).describe()
-        'fir [1, 3, 3, 1]'
-    """
-
-    taps: tuple[int, ...]
-
-    def describe(self) -> str:
-        """The filter in words."""
-        return f"fir {list(self.taps)}"
 
 
 @dataclass(frozen=True)
@@ -90,18 +74,12 @@ class ExpectedPath:
 
     name: str
     direction: Literal["forward", "backward"]
-    specs: tuple[LayerSpec | FixedFilter, ...]
+    specs: tuple[LayerSpec, ...]
     overlap: Judgement
     periods: tuple[int, ...] = ()
     learnable_periods: tuple[int, ...] = ()
     period: int = 1
     unevenness: float = 1.0
-
-    @property
-    def engine_ready(self) -> bool:
-        """Whether ``checkerscope.theory.overlap`` can compound ``specs`` as they are (no
-        fixed filter, whose weighted taps it does not model yet)."""
-        return not any(isinstance(spec, FixedFilter) for spec in self.specs)
 
 
 @dataclass(frozen=True)

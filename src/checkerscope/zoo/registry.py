@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from checkerscope.errors import CheckerscopeError
-from checkerscope.theory import AvgPool, Conv, Deconv, PixelShuffle, Resize
+from checkerscope.theory import FIR, AvgPool, Conv, Deconv, PixelShuffle, Resize
 from checkerscope.zoo.audio import (
     hifigan_discriminator,
     hifigan_generator,
@@ -32,7 +32,7 @@ from checkerscope.zoo.audio import (
 )
 from checkerscope.zoo.autoencoders import ldm_decoder, vae_decoder, vqgan_decoder, vqgan_encoder
 from checkerscope.zoo.discriminators import dcgan_discriminator, patchgan_discriminator
-from checkerscope.zoo.expected import ExpectedAudit, ExpectedPath, FixedFilter
+from checkerscope.zoo.expected import ExpectedAudit, ExpectedPath
 from checkerscope.zoo.generators import dcgan_generator, stylegan2_synthesis_block
 from checkerscope.zoo.image_to_image import (
     cyclegan_resnet_generator,
@@ -580,12 +580,11 @@ _UNET = ExpectedAudit(
 # StyleGAN2: conv_transpose2d k3 s2 leaves per axis coverage [2, 1, 2, 1, ...]; the FIR
 # [1, 3, 3, 1] sums 1*2 + 3*1 + 3*2 + 1*1 = 12 at even and 1*1 + 3*2 + 3*1 + 1*2 = 12 at
 # odd positions: even. The toRGB skip inserts zeros, [1, 0, 1, 0, ...], and the FIR gives
-# 1 + 3 = 4 and 3 + 1 = 4: even. Beyond the all-ones count, [1, 3, 3, 1] = (1 + z)**3 is
-# zero at the Nyquist frequency, so no learned deconv weights can leave a period-2 grid:
-# artifact-free by construction once the filter's taps are weighted (hand arithmetic; the
-# engine has no weighted-filter spec yet, FixedFilter marks it). Zero insertion is a k1 s2
-# transposed conv.
-_FIR = FixedFilter((1, 3, 3, 1))
+# 1 + 3 = 4 and 3 + 1 = 4: even (upfirdn2d = a transposed FIR, stride 2). Beyond the
+# all-ones count, [1, 3, 3, 1] = (1 + z)**3 is zero at the Nyquist frequency, so no learned
+# deconv weights can leave a period-2 grid: artifact-free by construction once the
+# filter's taps are weighted (hand arithmetic, confirmed by theory.overlap with FIR).
+_FIR = FIR((1, 3, 3, 1))
 _STYLEGAN2 = ExpectedAudit(
     verdict="clean",
     decided_by="overlap",
@@ -599,7 +598,7 @@ _STYLEGAN2 = ExpectedAudit(
         ExpectedPath(
             name="toRGB skip: zero insertion + FIR",
             direction="forward",
-            specs=(Deconv(1, 2), _FIR),
+            specs=(FIR((1, 3, 3, 1), stride=2, transposed=True),),
             overlap="free",
         ),
     ),
