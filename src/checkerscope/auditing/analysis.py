@@ -66,6 +66,7 @@ from checkerscope.theory import LayerSpec, OverlapPattern, overlap
 __all__ = [
     "ARTIFACT_DB",
     "EVEN",
+    "FILTERED",
     "FREE",
     "MAX_PROBE_PERIOD",
     "UNEVEN",
@@ -83,6 +84,10 @@ __all__ = [
 UNEVEN = "uneven overlap"
 EVEN = "even, can learn artifacts"
 FREE = "artifact-free by construction"
+#: Uneven on its own, but every path through it applies a fixed low-pass filter next to it
+#: (StyleGAN2's transposed convolution + [1,3,3,1], a blur before a strided conv) and the
+#: pair overlaps evenly.
+FILTERED = "uneven alone, evened by a fixed filter"
 
 #: A measured score at or above this (dB over the expected energy, 10x) counts as a grid.
 ARTIFACT_DB = 10.0
@@ -452,7 +457,37 @@ def _changes_resolution(layer: TracedLayer) -> bool:
     return True
 
 
-_VERDICT_RANK = {UNEVEN: 0, EVEN: 1, FREE: 2}
+_VERDICT_RANK = {UNEVEN: 0, EVEN: 1, FILTERED: 2, FREE: 3}
+
+
+def _is_fixed_filter(layer: TracedLayer) -> bool:
+    """A low-pass whose weights are fixed: an FIR filter, average pooling, a BlurPool."""
+    if layer.family in ("fir", "avgpool"):
+        return True
+    return layer.family == "layer" and layer.type.startswith("BlurPool")
+
+
+def _neighbouring_filters(
+    nodes: Sequence[TracedLayer], position: int, dims: int, direction: str
+) -> list[LayerSpec]:
+    """The specs of ``nodes[position]`` together with the fixed filters next to it on the
+    side the pattern travels (after it forward, before it backward), looking past learned
+    stride-1 convolutions and stopping at the next change of rate."""
+    specs = list(nodes[position].specs)
+    step = 1 if direction == "forward" else -1
+    index = position + step
+    while 0 <= index < len(nodes):
+        node = nodes[index]
+        if node.dims != dims:
+            break
+        if _is_fixed_filter(node):
+            specs = specs + list(node.specs) if step == 1 else list(node.specs) + specs
+            if _changes_resolution(node):
+                break
+        elif _changes_resolution(node):
+            break
+        index += step
+    return specs
 
 
 # --------------------------------------------------------------------------- paths
@@ -533,11 +568,14 @@ def build_findings(
             model_periods[node.index] = [max(a, b) for a, b in zip(best, mapped, strict=True)]
         paths.append(_path_finding(path, nodes, dims, direction, judged))
     paths.sort(key=_severity)
+    filtered = _evened_by_filters(found.paths, by_index, judged, dims)
     findings: list[LayerFinding] = []
     for layer in layers:
         if layer.index not in judged:
             continue
         layer_direction, own, verdict = judged[layer.index]
+        if verdict == UNEVEN and layer.index in filtered:
+            verdict = FILTERED
         period = own.period if own is not None else (1,) * dims
         relevant = (layer_direction == "forward") == (kind != "downsampler")
         findings.append(
@@ -563,6 +601,29 @@ def build_findings(
             )
         )
     return findings, paths, notes
+
+
+def _evened_by_filters(
+    paths: Sequence[GraphPath],
+    by_index: dict[int, TracedLayer],
+    judged: dict[int, tuple[str, OverlapPattern | None, str]],
+    dims: int,
+) -> set[int]:
+    """Uneven layers that every path through them pairs with a fixed filter, evenly."""
+    evened: dict[int, bool] = {}
+    for path in paths:
+        nodes = [by_index[i] for i in path.nodes]
+        for position, node in enumerate(nodes):
+            if node.index not in judged or judged[node.index][2] != UNEVEN:
+                continue
+            direction = judged[node.index][0]
+            specs = _neighbouring_filters(nodes, position, dims, direction)
+            even = len(specs) > len(node.specs)
+            if even:
+                pattern, _ = _compound_path(specs, dims, direction)
+                even = pattern is not None and pattern.is_even
+            evened[node.index] = evened.get(node.index, True) and even
+    return {index for index, even in evened.items() if even}
 
 
 def _path_finding(

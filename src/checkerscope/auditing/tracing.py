@@ -26,6 +26,7 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
@@ -496,7 +498,8 @@ def _is_checkerscope_layer(module: nn.Module) -> bool:
 # --------------------------------------------------------------------------- the recorder
 
 _PREDS = "_checkerscope_nodes"  # frozenset of node indices whose outputs reached a tensor
-_GRID = "_checkerscope_grid"  # (rank, spatial shape) at the last node that wrote the tensor
+# (rank, channels, spatial shape, weak reference to the latest tensor of that layout)
+_GRID = "_checkerscope_grid"
 _LEARNED = "_checkerscope_learned"  # computed from learned parameters
 _DIRECT = "_checkerscope_direct"  # the node whose unchanged output this tensor is
 _IN_PLACE = {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__setitem__"}
@@ -551,7 +554,7 @@ class _Recorder(TorchFunctionMode):
         index = len(self.nodes)
         self.nodes.append(Source(label, index, tuple(tensor.shape)))
         self.mark(tensor, _PREDS, frozenset({index}))
-        self.mark(tensor, _GRID, (tensor.dim(), tuple(tensor.shape[2:])))
+        self.mark(tensor, _GRID, _grid_of(tensor))
         return index
 
     def constant_source(self, tensor: torch.Tensor, owner: str) -> frozenset[int]:
@@ -586,7 +589,7 @@ class _Recorder(TorchFunctionMode):
         )
         for tensor in _tensors(result):
             self.mark(tensor, _PREDS, frozenset({index}))
-            self.mark(tensor, _GRID, (tensor.dim(), tuple(tensor.shape[2:])))
+            self.mark(tensor, _GRID, _grid_of(tensor))
             self.mark(tensor, _DIRECT, index)
 
     def owner(self) -> tuple[str, nn.Module | None]:
@@ -640,8 +643,10 @@ class _Recorder(TorchFunctionMode):
         for tensor in outputs:
             if preds:
                 self.mark(tensor, _PREDS, preds)
-                if grid is not None and not hasattr(tensor, _GRID):
-                    self.mark(tensor, _GRID, grid)
+                if grid is not None:
+                    same_layout = _grid_of(tensor)[:3] == grid[:3]
+                    # the latest tensor of the grid's layout is where a reshape starts from
+                    self.mark(tensor, _GRID, _grid_of(tensor) if same_layout else grid)
             elif learned and id(tensor) not in self.learned:
                 self.mark(tensor, _LEARNED, True)
         resized = preds and grid is not None and isinstance(result, torch.Tensor)
@@ -696,63 +701,57 @@ class _Recorder(TorchFunctionMode):
         args: Sequence[Any],
         result: torch.Tensor,
         preds: frozenset[int],
-        grid: tuple[int, tuple[int, ...]],
+        grid: tuple[Any, ...],
     ) -> None:
-        """A size change by an integer factor outside the watched calls: zero insertion
-        or a nearest repeat done with reshapes, strided slicing, or space-to-depth."""
-        rank, before = grid
+        """A size change by an integer factor outside the watched calls, recognised by
+        comparing the data with the latest tensor of the grid's layout: zero insertion, a
+        nearest repeat, strided slicing, depth-to-space or space-to-depth built from
+        views, pads and repeats. Anything else of the same rank (attention heads, say) is
+        another layout of the data, not a resampled image."""
+        rank, channels, before, source_ref = grid
         after = tuple(int(s) for s in result.shape[2:])
-        if result.dim() != rank:
-            return  # an intermediate layout (a 6-D view during zero insertion, say)
-        if after == before or not before or len(after) != len(before):
-            self.mark(result, _GRID, (rank, after))
+        if result.dim() != rank or not before or len(after) != len(before) or after == before:
             return
-        if name not in _RESHAPING:
-            self.mark(result, _GRID, (rank, after))  # a crop, a pad, a concatenation
+        source = source_ref()
+        if source is None or name not in _RESHAPING or result.device.type == "meta":
+            if _grid_of(result)[1] == channels and result.device.type != "meta":
+                self.mark(result, _GRID, _grid_of(result))  # a crop or a pad: the grid moves
             return
-        dims = len(after)
-        up = [a // b if b and a % b == 0 else 0 for a, b in zip(after, before, strict=True)]
-        down = [b // a if a and b % a == 0 else 0 for a, b in zip(after, before, strict=True)]
+        found = _match_resampling(source.detach(), result.detach())
+        if found is None:
+            if _grid_of(result)[1] == channels:
+                self.mark(result, _GRID, _grid_of(result))
+            return
+        family, specs, factors, what = found
         owner_name, owner = self.owner()
-        common: dict[str, Any] = {
-            "name": owner_name,
-            "dims": dims,
-            "input_shape": before,
-            "output_shape": after,
-            "module": owner,
-            "inputs": tuple(sorted(preds)),
-        }
-        if all(u >= 1 for u in up) and any(u > 1 for u in up):
-            family, specs, note = _classify_upsampling(result, tuple(up), name)
-            self.add_layer(
-                TracedLayer(
-                    type=f"torch.{name}",
-                    family=family,
-                    specs=specs,
-                    params={"scale": tuple(up)},
-                    note=note,
-                    **common,
-                ),
-                result,
-            )
-        elif all(d >= 1 for d in down) and any(d > 1 for d in down):
-            factor = _compact(tuple(down))
-            strided = name == "__getitem__" and _has_step(args)
-            spec: LayerSpec = Conv(1, factor) if strided else AvgPool(factor)
-            what = "strided slicing" if strided else "space-to-depth"
-            self.add_layer(
-                TracedLayer(
-                    type=f"torch.{name}",
-                    family="conv" if strided else "pixelunshuffle",
-                    specs=(spec,),
-                    params={"stride": tuple(down)},
-                    note=f"{what} by {tuple(down)} found from the shapes",
-                    **common,
-                ),
-                result,
-            )
-        else:
-            self.mark(result, _GRID, (rank, after))  # a crop or a pad: the grid moves
+        self.add_layer(
+            TracedLayer(
+                name=owner_name,
+                type=f"torch.{name}",
+                family=family,
+                specs=specs,
+                dims=len(after),
+                input_shape=before,
+                output_shape=after,
+                params={
+                    "scale"
+                    if family in ("zero-insertion", "resize", "pixelshuffle")
+                    else "stride": factors
+                },
+                module=owner,
+                note=f"{what} by {factors} found in the data",
+                inputs=tuple(sorted(preds)),
+            ),
+            result,
+        )
+
+
+_UPSAMPLING = ("zero-insertion", "resize", "pixelshuffle")
+
+
+def _grid_of(tensor: torch.Tensor) -> tuple[Any, ...]:
+    channels = int(tensor.shape[1]) if tensor.dim() > 1 else 0
+    return tensor.dim(), channels, tuple(int(s) for s in tensor.shape[2:]), weakref.ref(tensor)
 
 
 # Calls that can resample by moving data around (zero insertion or a nearest repeat built
@@ -783,31 +782,54 @@ def _has_step(args: Sequence[Any]) -> bool:
     return any(isinstance(i, slice) and i.step not in (None, 1) for i in items)
 
 
-def _classify_upsampling(
-    result: torch.Tensor, factors: tuple[int, ...], name: str
-) -> tuple[str, tuple[LayerSpec, ...], str]:
-    """Zero insertion (only phase 0 holds data), a nearest repeat (blocks are constant) or
-    an unknown resampling, judged on the data itself."""
+def _match_resampling(
+    source: torch.Tensor, result: torch.Tensor
+) -> tuple[str, tuple[LayerSpec, ...], tuple[int, ...], str] | None:
+    """``(family, specs, factors, what)`` when ``result`` is ``source`` resampled by an
+    integer factor per axis in a way the overlap engine models, else ``None``."""
+    if source.shape[:1] != result.shape[:1]:
+        return None
+    before, after = source.shape[2:], result.shape[2:]
+    dims = len(after)
+    if any(a % b for a, b in zip(after, before, strict=True) if a >= b) or any(
+        b % a for a, b in zip(after, before, strict=True) if a < b
+    ):
+        return None
+    if all(a >= b for a, b in zip(after, before, strict=True)):
+        factors = tuple(a // b for a, b in zip(after, before, strict=True))
+        scale = _compact(factors)
+        if result.shape[1] == source.shape[1]:
+            index = (..., *(slice(None, None, f) for f in factors))
+            inserted = torch.zeros_like(result)
+            inserted[index] = source
+            if torch.equal(result, inserted):
+                return "zero-insertion", (Deconv(1, scale),), factors, "zero insertion"
+            repeated = source
+            for axis, factor in enumerate(factors):
+                repeated = repeated.repeat_interleave(factor, dim=2 + axis)
+            if torch.equal(result, repeated):
+                return "resize", (Resize(scale),), factors, "nearest repeat"
+            return None
+        shuffled = dims == 2 and len(set(factors)) == 1
+        shuffled = shuffled and source.shape[1] == result.shape[1] * factors[0] ** 2
+        if shuffled and torch.equal(result, F.pixel_shuffle(source, factors[0])):
+            return "pixelshuffle", (PixelShuffle(factors[0]),), factors, "depth-to-space"
+        return None
+    if not all(a <= b for a, b in zip(after, before, strict=True)):
+        return None
+    factors = tuple(b // a for a, b in zip(after, before, strict=True))
     scale = _compact(factors)
-    if result.device.type == "meta":
-        return "resample", (), f"size x{factors} by {name} on the meta device: no overlap model"
-    dims = len(factors)
-    data = result.detach()
-    split = [v for n, f in zip(data.shape[2:], factors, strict=True) for v in (n // f, f)]
-    blocks = data.reshape(*data.shape[:2], *split)  # (N, C, n0, f0, n1, f1, ...)
-    phase_zero = (..., *([slice(None), 0] * dims))
-    others = blocks.clone()
-    others[phase_zero] = 0
-    if not torch.any(others) and torch.any(blocks[phase_zero]):
-        return (
-            "zero-insertion",
-            (Deconv(1, scale),),
-            f"zero insertion x{factors} found in the data",
-        )
-    first = blocks[(..., *([slice(None), slice(0, 1)] * dims))]
-    if torch.equal(blocks, first.expand_as(blocks)):
-        return "resize", (Resize(scale),), f"nearest repeat x{factors} found in the data"
-    return "resample", (), f"size x{factors} by {name}: no overlap model"
+    if result.shape[1] == source.shape[1]:
+        for offset in itertools.product(*(range(f) for f in factors)):
+            index = (..., *(slice(o, None, f) for o, f in zip(offset, factors, strict=True)))
+            if torch.equal(result, source[index]):
+                return "conv", (Conv(1, scale),), factors, "strided slicing"
+        return None
+    unshuffled = dims == 2 and len(set(factors)) == 1
+    unshuffled = unshuffled and result.shape[1] == source.shape[1] * factors[0] ** 2
+    if unshuffled and torch.equal(result, F.pixel_unshuffle(source, factors[0])):
+        return "pixelunshuffle", (AvgPool(scale),), factors, "space-to-depth"
+    return None
 
 
 # --------------------------------------------------------------------------- running
