@@ -463,7 +463,8 @@ class SubPixelConv2d(_SubPixelConvNd):
     ``s = 2`` exactly fastai's ``ReplicationPad2d((1, 0, 1, 0))`` + ``AvgPool2d(2, stride=1)``).
     The box zeroes every period-``s`` frequency, so no weights can paint that grid; at
     initialisation the layer is then a nearest resize-convolution (kernel ``s * (k + 1) - 1``)
-    away from the first row and column. It costs one average pooling of the output.
+    away from its first ``s - 1`` rows and columns. It costs one average pooling of the
+    output. (fastai keeps the 2 x 2 box for every scale; here the box is ``s`` wide.)
 
     Examples:
         >>> import torch
@@ -911,9 +912,9 @@ class MaxBlurPool2d(_MaxBlurPoolNd):
     subsampling, so shifting the input by one pixel shifts the output by half a pixel
     instead of changing it. Same output size as ``nn.MaxPool2d(2)`` for the defaults
     (``ceil((H - m + 1) / stride)``), same argument names as :class:`BlurPool2d`, and
-    ``channels`` is optional. The layout of antialiased-cnns and timm
-    (``MaxPool2d(kernel_size=2, stride=1)`` then ``BlurPool2d``); kornia's ``MaxBlurPool2D``
-    pads the max pooling instead.
+    ``channels`` is optional. The layout of antialiased-cnns and of kornia's
+    ``MaxBlurPool2D`` (``MaxPool2d(kernel_size=2, stride=1)`` then the blur; kornia pads the
+    blur with zeros: ``padding_mode="zeros"`` gives its values).
 
     Examples:
         >>> import torch
