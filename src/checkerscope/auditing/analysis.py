@@ -61,7 +61,7 @@ from checkerscope.auditing.tracing import (
 )
 from checkerscope.auditing.wrappers import is_on_meta, preserved, unwrap
 from checkerscope.errors import CheckerscopeError
-from checkerscope.theory import LayerSpec, OverlapPattern, overlap
+from checkerscope.theory import Direction, LayerSpec, OverlapPattern, overlap
 
 __all__ = [
     "ARTIFACT_DB",
@@ -433,13 +433,17 @@ def _suggested_fix(layer: TracedLayer, direction: str, verdict: str) -> str:
     return "resize-conv or blur-pool"
 
 
+def _direction(text: str) -> Direction:
+    return "backward" if text == "backward" else "forward"
+
+
 def _judge(layer: TracedLayer) -> tuple[str, OverlapPattern | None, str]:
     """(direction, own pattern, verdict) of one layer."""
     up, down = _factors(layer.specs, layer.dims)
     direction = "backward" if math.prod(down) > math.prod(up) else "forward"
     if not layer.specs:
         return direction, None, FREE
-    own = overlap(list(layer.specs), dims=layer.dims, direction=direction)
+    own = overlap(list(layer.specs), dims=layer.dims, direction=_direction(direction))
     if not own.is_even:
         verdict = UNEVEN
     elif _learns_phases(layer) and max(own.structural_period) > 1:
@@ -521,7 +525,7 @@ def _compound_path(specs: Sequence[LayerSpec], dims: int, direction: str) -> tup
     if not specs:
         return None, ""
     try:
-        return overlap(list(specs), dims=dims, direction=direction), ""
+        return overlap(list(specs), dims=dims, direction=_direction(direction)), ""
     except CheckerscopeError as exc:
         return None, f"not compounded: {exc}"
 

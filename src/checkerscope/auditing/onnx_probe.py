@@ -39,7 +39,9 @@ def onnxruntime_available() -> bool:
     return True
 
 
-def _input_shape(declared: Sequence[Any], override: Sequence[int] | None, name: str) -> tuple:
+def _input_shape(
+    declared: Sequence[Any], override: Sequence[int] | None, name: str
+) -> tuple[int, ...]:
     if override is not None:
         if len(override) != len(declared):
             raise CheckerscopeError(
@@ -104,7 +106,7 @@ def probe_onnx(
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckerscopeError(f"onnxruntime cannot load {str(path)!r}: {first}") from exc
     inputs = session.get_inputs()
-    examples = []
+    examples: list[tuple[str, torch.Tensor | None, tuple[int, ...], Any]] = []
     for position, value in enumerate(inputs):
         dtype = _NUMPY_TYPES.get(value.type)
         override = input_shape if position == 0 else None

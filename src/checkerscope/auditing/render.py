@@ -347,7 +347,7 @@ def render_html(report: AuditReport, fixed: AuditReport | None = None) -> str:
             id="paths",
         )
     png = _heatmap_png(report)
-    if png is not None:
+    if png is not None and report.overlap is not None:
         body += section(
             "Overlap of the worst path",
             figure(png, "overlap heat map", caption=report.overlap.describe()[:300]),

@@ -426,11 +426,11 @@ def _describe_call(
             o == 1 for o in size_out
         ):
             return None  # global pooling (or a non-integer ratio): no periodic structure
-        factor = tuple(i // o for i, o in zip(size_in, size_out, strict=True))
+        window = tuple(i // o for i, o in zip(size_in, size_out, strict=True))
         found = {
             "dims": dims,
-            "specs": (AvgPool(_compact(factor)),),
-            "params": {"family": "avgpool", "kernel": factor, "stride": factor, "padding": 0},
+            "specs": (AvgPool(_compact(window)),),
+            "params": {"family": "avgpool", "kernel": window, "stride": window, "padding": 0},
         }
     else:
         found = _pool_call(func_name, args, kwargs)
@@ -649,8 +649,8 @@ class _Recorder(TorchFunctionMode):
                     self.mark(tensor, _GRID, _grid_of(tensor) if same_layout else grid)
             elif learned and id(tensor) not in self.learned:
                 self.mark(tensor, _LEARNED, True)
-        resized = preds and grid is not None and isinstance(result, torch.Tensor)
-        if resized and not self.inside_checkerscope_layer():
+        resized = preds and isinstance(result, torch.Tensor)
+        if grid is not None and resized and not self.inside_checkerscope_layer():
             self.check_resampling(name, args, result, preds, grid)
         return result
 
@@ -799,9 +799,9 @@ def _match_resampling(
         factors = tuple(a // b for a, b in zip(after, before, strict=True))
         scale = _compact(factors)
         if result.shape[1] == source.shape[1]:
-            index = (..., *(slice(None, None, f) for f in factors))
+            every: tuple[Any, ...] = (..., *(slice(None, None, f) for f in factors))
             inserted = torch.zeros_like(result)
-            inserted[index] = source
+            inserted[every] = source
             if torch.equal(result, inserted):
                 return "zero-insertion", (Deconv(1, scale),), factors, "zero insertion"
             repeated = source
@@ -821,8 +821,11 @@ def _match_resampling(
     scale = _compact(factors)
     if result.shape[1] == source.shape[1]:
         for offset in itertools.product(*(range(f) for f in factors)):
-            index = (..., *(slice(o, None, f) for o, f in zip(offset, factors, strict=True)))
-            if torch.equal(result, source[index]):
+            kept: tuple[Any, ...] = (
+                ...,
+                *(slice(o, None, f) for o, f in zip(offset, factors, strict=True)),
+            )
+            if torch.equal(result, source[kept]):
                 return "conv", (Conv(1, scale),), factors, "strided slicing"
         return None
     unshuffled = dims == 2 and len(set(factors)) == 1
@@ -885,7 +888,8 @@ def _shape_text(example_input: Any) -> str:
 def _checkerscope_layer(
     name: str, module: nn.Module, inputs: Any, output: Any, preds: frozenset[int]
 ) -> TracedLayer:
-    specs = tuple(module.overlap_specs())
+    describe: Callable[[], Sequence[LayerSpec]] = getattr(module, "overlap_specs")  # noqa: B009
+    specs = tuple(describe())
     x = first_tensor(inputs)
     y = first_tensor(output)
     dims = (y.dim() - 2) if y is not None else 2
@@ -943,7 +947,7 @@ def trace_graph(model: nn.Module, example_input: Any) -> TracedGraph:
     names = {id(m): n for n, m in model.named_modules()}
     recorder = _Recorder(model, stack)
     handles = []
-    entry_preds: dict[int, frozenset[int]] = {}
+    entry_preds: dict[int, frozenset[int] | None] = {}
 
     def push(module: nn.Module, inputs: Any) -> None:
         stack.append((names.get(id(module)) or "(model)", module))
@@ -982,9 +986,9 @@ def trace_graph(model: nn.Module, example_input: Any) -> TracedGraph:
             raw = model(*inputs)
         outputs: list[tuple[str, tuple[int, ...]]] = []
         for label, tensor in output_tensors(raw):
-            preds = getattr(tensor, _PREDS, frozenset())
-            if preds:
-                outputs.append((label, tuple(sorted(preds))))
+            reached: frozenset[int] = getattr(tensor, _PREDS, frozenset())
+            if reached:
+                outputs.append((label, tuple(sorted(reached))))
         first = first_tensor(raw)
     except CheckerscopeError:
         raise

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -135,7 +135,7 @@ def _fresh_like(module: nn.Module, name: str, like: torch.Tensor) -> torch.Tenso
 
 
 def _reset_one(module: nn.Module) -> None:
-    reset = getattr(module, "reset_parameters", None)
+    reset: Callable[[], None] | None = getattr(module, "reset_parameters", None)
     if not callable(reset):
         return
     hooks = legacy_norm_hooks(module)
@@ -158,7 +158,8 @@ def _reset_one(module: nn.Module) -> None:
                     )
         return
     if parametrize.is_parametrized(module):
-        names = list(module.parametrizations.keys())  # type: ignore[union-attr]
+        parametrized: Any = module.parametrizations
+        names = list(parametrized.keys())
         with torch.no_grad():
             with parametrize.cached():
                 reset()
