@@ -471,7 +471,7 @@ def _is_fixed_filter(layer: TracedLayer) -> bool:
     """A low-pass whose weights are fixed: an FIR filter, average pooling, a BlurPool."""
     if layer.family in ("fir", "avgpool"):
         return True
-    return layer.family == "layer" and layer.type.startswith("BlurPool")
+    return layer.family == "layer" and "BlurPool" in layer.type
 
 
 def _neighbouring_filters(
