@@ -899,9 +899,10 @@ def _run_probes(
     elif report.high_scores and not report.measured_artifacts:
         report.notes.append(
             f"a score of {ARTIFACT_DB:g} dB or more was measured, but every relevant layer is "
-            "artifact-free by construction or evened by a fixed filter, so it does not count: with white-noise-like "
-            "features (random init) the phases of a nearest resize + conv differ in variance, "
-            "and an activation turns that into a weak mean pattern that smooth features lack"
+            "artifact-free by construction or evened by a fixed filter, so it does not count: "
+            "with white-noise-like features (random init) the phases of a nearest resize + "
+            "conv differ in variance, and an activation turns that into a weak mean pattern "
+            "that smooth features lack"
         )
 
 
