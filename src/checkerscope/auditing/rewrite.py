@@ -259,6 +259,8 @@ def fix(
     method: str = "resize",
     example_input: Any = None,
     downsample: bool = False,
+    weights: str = "fresh",
+    calibration: Any = None,
 ) -> nn.Module:
     """A deep copy of ``model`` without artifact-prone transposed convolutions.
 
@@ -274,7 +276,11 @@ def fix(
     channel count). What cannot be replaced
     faithfully (grouped deconvolutions, per-axis strides for BlurPool, ...) is left and
     explained in ``fixed.checkerscope_fix_notes`` (a list of lines, also listing every
-    replacement). Replaced layers are freshly initialised.
+    replacement). Replaced layers are freshly initialised (``weights="fresh"``, for
+    untrained models) or, with ``weights="project"``, initialised from the trained layer
+    they replace by least-squares projection onto their artifact-free family (see
+    :mod:`checkerscope.auditing.projection`), data-aware when ``calibration`` inputs are
+    given; then ``fixed.checkerscope_projection`` lists the fit of each replacement.
 
     Args:
         model: the model (left unchanged).
@@ -282,6 +288,10 @@ def fix(
         example_input: if given, each replacement's output shape is checked on the shapes
             this input produces; one that differs is reverted and noted.
         downsample: also replace strided convolutions.
+        weights: ``"fresh"`` or ``"project"``.
+        calibration: with ``weights="project"``: ``None`` (weight space only), a tensor of
+            model inputs (batch first) or ``"noise"`` (latents or smooth 1/f images shaped
+            like ``example_input``): fit each replacement to the original layer's outputs.
 
     Returns:
         The fixed copy.
@@ -293,6 +303,10 @@ def fix(
         raise CheckerscopeError(f"method must be 'resize' or 'subpixel', got {method!r}")
     if not isinstance(model, nn.Module):
         raise CheckerscopeError(f"fix needs a torch.nn.Module, got {type(model).__name__}")
+    from checkerscope.auditing import projection
+
+    projection.check_fix_arguments(weights, calibration, example_input)
+    created: list[projection.ReplacementPair] = []
     fixed = copy.deepcopy(model)
     targets: list[tuple[str, nn.Module]] = []
     for name, module in fixed.named_modules():
@@ -327,9 +341,12 @@ def fix(
             continue
         _set_submodule(fixed, name, new)
         notes.append(f"{name}: {before} -> {label}")
-    shuffled = _replace_subpixel_pairs(fixed, method, notes)
+        created.append(projection.ReplacementPair(name, new, model.get_submodule(name), module))
+    shuffled = _replace_subpixel_pairs(fixed, method, notes, model, created)
     if not targets and not shuffled:
         notes.append("nothing to replace: no strided transposed convolution found")
+    if weights == "project":
+        notes += projection.initialise(fixed, model, created, calibration, example_input)
     fixed.checkerscope_fix_notes = notes
     if example_input is not None:
         with torch.no_grad():
@@ -371,10 +388,13 @@ def _pad(conv: nn.Module) -> tuple[int, ...]:
     return tuple(conv.padding)
 
 
-def _replace_subpixel_pairs(root: nn.Module, method: str, notes: list[str]) -> int:
+def _replace_subpixel_pairs(
+    root: nn.Module, method: str, notes: list[str], teacher: nn.Module, created: list[Any]
+) -> int:
     """Conv2d + PixelShuffle pairs become one ``checkerscope.nn`` layer (resize-conv, or an
     ICNR-initialised sub-pixel conv); returns how many were replaced."""
     from checkerscope import nn as csnn
+    from checkerscope.auditing.projection import ReplacementPair
 
     names = {id(m): n for n, m in root.named_modules()}
     count = 0
@@ -401,6 +421,9 @@ def _replace_subpixel_pairs(root: nn.Module, method: str, notes: list[str]) -> i
             f"{where}: Conv2d(k{_short(conv.kernel_size)}) + PixelShuffle({r}) -> "
             f"{cls.__name__}(k{_short(conv.kernel_size)} x{r})"
         )
+        shuffle_name = f"{prefix}.{shuffle_key}" if prefix else shuffle_key
+        original = nn.Sequential(conv, shuffle)
+        created.append(ReplacementPair(where, layer, teacher.get_submodule(shuffle_name), original))
         count += 1
     return count
 
