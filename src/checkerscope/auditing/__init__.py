@@ -9,6 +9,16 @@ use ``tracing`` only.
 from __future__ import annotations
 
 from checkerscope.auditing.analysis import AuditReport, LayerFinding, Probe, audit, audit_onnx
+from checkerscope.auditing.distillation import DistillResult, distill
 from checkerscope.auditing.rewrite import fix
 
-__all__ = ["AuditReport", "LayerFinding", "Probe", "audit", "audit_onnx", "fix"]
+__all__ = [
+    "AuditReport",
+    "DistillResult",
+    "LayerFinding",
+    "Probe",
+    "audit",
+    "audit_onnx",
+    "distill",
+    "fix",
+]
