@@ -56,7 +56,7 @@ from torch import Tensor, nn
 from checkerscope.auditing.projection import data_range_of, noise_inputs, psnr_db
 from checkerscope.errors import CheckerscopeError
 
-__all__ = ["MIN_FIDELITY_DB", "DistillResult", "distill", "grid_period"]
+__all__ = ["MIN_FIDELITY_DB", "DistillResult", "crops_from_folder", "distill", "grid_period"]
 
 #: Below this PSNR against the de-gridded teacher (dB) the student is not a faithful copy.
 MIN_FIDELITY_DB = 28.0
@@ -218,7 +218,16 @@ def _first_tensor(batch: Any) -> Tensor:
     raise CheckerscopeError(f"cannot find an input tensor in a batch of {type(batch).__name__}")
 
 
-def _folder_crops(folder: Path, example: Tensor, count: int, seed: int) -> Tensor:
+def crops_from_folder(folder: Path, example: Tensor, count: int, seed: int) -> Tensor:
+    """``count`` random crops, of ``example``'s size, of the images in ``folder``.
+
+    Images are read in ``[0, 1]`` (see :func:`checkerscope.load_image`); RGB images become
+    gray by their mean for one-channel models, gray ones are repeated for RGB models;
+    images smaller than the crop are skipped.
+
+    Raises:
+        CheckerscopeError: when the model does not take images or no image is big enough.
+    """
     from checkerscope.imageio import iter_image_paths, load_image
 
     if example.ndim != 4:
@@ -276,7 +285,7 @@ class _Source:
                 )
             if example is None:
                 raise CheckerscopeError("a folder of images needs example_input (the input size)")
-            crops = _folder_crops(folder, example, 512 + EVAL_INPUTS, seed)
+            crops = crops_from_folder(folder, example, 512 + EVAL_INPUTS, seed)
             self.tensor, self.evaluation = crops[EVAL_INPUTS:], crops[:EVAL_INPUTS]
         elif isinstance(inputs, Tensor):
             if inputs.ndim < 2 or inputs.shape[0] < 1:
