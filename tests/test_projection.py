@@ -306,6 +306,46 @@ def test_later_layers_are_fitted_on_the_students_own_inputs() -> None:
     assert not torch.allclose(fitted, teachers[:-1].T, atol=1e-2)
 
 
+def test_a_conv_after_the_replacements_is_refitted_to_compensate() -> None:
+    torch.manual_seed(7)
+    teacher = nn.Sequential(
+        nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1),
+        nn.Conv2d(3, 2, 3, padding=1),
+    )
+    inputs = torch.rand(8, 2, 6, 6)
+    without = fix(teacher, example_input=inputs[:1], weights="project")
+    calibrate(without, teacher, [ReplacementPair("0", without[0], teacher[0], teacher[0])], inputs)
+    fixed = fix(teacher, example_input=inputs[:1], weights="project", calibration=inputs)
+    assert [f.family for f in fixed.checkerscope_projection] == [
+        "nearest resize-conv",
+        "conv (refitted)",
+    ]
+    assert any(
+        "1: refitted to the original layer's outputs" in n for n in fixed.checkerscope_fix_notes
+    )
+    with torch.no_grad():
+        features = F.unfold(fixed[0](inputs).double(), 3, padding=1)
+        design = torch.cat([features, torch.ones_like(features[:, :1])], dim=1)
+        design = design.transpose(1, 2).reshape(-1, design.shape[1])
+        targets = teacher(inputs).double().permute(0, 2, 3, 1).reshape(-1, 2)
+    # the ridge regression, pulled towards the teacher's own conv
+    gram = design.T @ design
+    strength = projection.DEFAULT_RIDGE * float(gram.diagonal().mean())
+    prior = torch.cat([teacher[1].weight.reshape(2, -1).T, teacher[1].bias[None]]).double()
+    solution = torch.linalg.solve(
+        gram + strength * torch.eye(gram.shape[0], dtype=gram.dtype),
+        design.T @ targets + strength * prior.detach(),
+    )
+    assert torch.allclose(fixed[1].weight.double().reshape(2, -1), solution[:-1].T, atol=1e-4)
+    assert torch.allclose(fixed[1].bias.double(), solution[-1], atol=1e-4)
+    fidelity = projection.output_fidelity
+    assert fidelity(fixed, teacher, inputs) > fidelity(without, teacher, inputs) + 0.2
+    # a conv before every replacement is left as it is
+    first = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), *teacher)
+    kept = fix(first, example_input=inputs[:1], weights="project", calibration=inputs)
+    assert torch.equal(kept[0].weight, first[0].weight)
+
+
 def test_fix_with_projected_weights_on_a_trained_upsampler() -> None:
     """A tiny x4 super-resolver trained for a few seconds: fresh < weight space < data-aware."""
     from checkerscope.experiments.data import photo_patches

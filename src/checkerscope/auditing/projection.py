@@ -68,6 +68,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from checkerscope.errors import CheckerscopeError
@@ -622,6 +623,11 @@ def calibrate(
     the other, pulled towards the replacement's current weights (the weight-space projection
     when ``fix`` calls this). Later replacements see the outputs of the earlier, fitted ones.
 
+    A pair whose ``original`` is ``None`` and whose module is a plain ``Conv1d``/``Conv2d``
+    is refitted the same way when it runs after a replacement (its features are its
+    unfolded input): the layers after the replacements then compensate for what the
+    replacements could not match (a conv after the last upsampler, say).
+
     Args:
         student: the model holding the replacements (modified in place).
         teacher: the trained model (left unchanged).
@@ -643,7 +649,11 @@ def calibrate(
     fits: list[LayerFit] = []
     try:
         order = _forward_order(student, [p.replacement for p in pairs], inputs[:1])
-        for index in order:
+        replaced = [i for i in order if pairs[i].original is not None]
+        first = order.index(replaced[0]) if replaced else 0
+        for position, index in enumerate(order):
+            if pairs[index].original is None and position < first:
+                continue  # a plain conv before every replacement sees the teacher's input
             fits.append(_fit_one(student, teacher, pairs[index], inputs, ridge))
     finally:
         for module, mode in modes:
@@ -651,53 +661,161 @@ def calibrate(
     return fits
 
 
+class _Design:
+    """What a data-aware fit regresses: features of a module's input, a prior, a writer."""
+
+    family_name: str
+    c_out: int
+
+    def features(self, x: Tensor) -> Tensor:
+        """``(B, C_in, *L)`` input -> ``(B, D, M)`` features (D without the constant)."""
+        raise NotImplementedError
+
+    def prior(self) -> Tensor:
+        """The current parameters as a ``(D + 1, C_out)`` prior (last row: the bias)."""
+        raise NotImplementedError
+
+    def assign(self, solution: Tensor) -> None:
+        """Write a ``(D + 1, C_out)`` solution into the module."""
+        raise NotImplementedError
+
+
+class _FamilyDesign(_Design):
+    """A replacement: the features are its responses to each unit parameter."""
+
+    def __init__(self, family: _Family) -> None:
+        self.family = family
+        weight = _current_weight(family.layer)
+        self.c_in = weight.shape[0] if _transposed_layout(family.layer) else weight.shape[1]
+        self.family_name = family.name
+        self.c_out = self.prior().shape[1]
+
+    def features(self, x: Tensor) -> Tensor:
+        b = x.shape[0]
+        out = self.family.features(x.reshape(b * self.c_in, 1, *x.shape[2:]))
+        return out.reshape(b, self.c_in * self.family.count, -1)
+
+    def prior(self) -> Tensor:
+        return _current_theta(self.family, self.c_in)
+
+    def assign(self, solution: Tensor) -> None:
+        c_out = solution.shape[1]
+        theta = solution[:-1].T.reshape(c_out, self.c_in, self.family.count)
+        self.family.assign(theta, solution[-1])
+
+
+class _ConvDesign(_Design):
+    """A plain convolution after the replacements: refitted so that it compensates."""
+
+    family_name = "conv (refitted)"
+
+    def __init__(self, conv: nn.Module) -> None:
+        assert isinstance(conv, (nn.Conv1d, nn.Conv2d))
+        self.conv = conv
+        self.rank = conv.weight.dim() - 2
+        self.c_out = conv.out_channels
+
+    def _geometry(self) -> tuple[tuple[int, ...], ...]:
+        """``(kernel, dilation, padding, stride)`` per axis, as ``F.unfold`` takes them."""
+        conv = self.conv
+        kernel = tuple(int(k) for k in conv.kernel_size)
+        dilation = tuple(int(d) for d in conv.dilation)
+        if conv.padding == "same":
+            padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True))
+        elif conv.padding == "valid":
+            padding = (0,) * self.rank
+        else:
+            padding = tuple(int(p) for p in conv.padding)  # type: ignore[union-attr]
+        return kernel, dilation, padding, tuple(int(s) for s in conv.stride)
+
+    def features(self, x: Tensor) -> Tensor:
+        kernel, dilation, padding, stride = self._geometry()
+        if self.rank == 1:  # as a 2-D unfold of height 1
+            x = x.unsqueeze(-2)
+            kernel, dilation, padding, stride = (
+                (1, *kernel),
+                (1, *dilation),
+                (0, *padding),
+                (1, *stride),
+            )
+        return F.unfold(x, kernel, dilation=dilation, padding=padding, stride=stride)
+
+    def prior(self) -> Tensor:
+        weight = self.conv.weight.detach().double().reshape(self.c_out, -1).T
+        bias = self.conv.bias
+        row = (
+            bias.detach().double()
+            if bias is not None
+            else torch.zeros(self.c_out, dtype=torch.float64, device=weight.device)
+        )
+        return torch.cat([weight, row[None]], dim=0)
+
+    def assign(self, solution: Tensor) -> None:
+        weight = self.conv.weight
+        with torch.no_grad():
+            weight.copy_(solution[:-1].T.reshape(weight.shape).to(weight))
+            if self.conv.bias is not None:
+                self.conv.bias.copy_(solution[-1].to(self.conv.bias))
+
+
+def _compensable(module: nn.Module) -> bool:
+    """A plain convolution whose weights a least-squares refit can set (zeros padding,
+    ungrouped, 1-D or 2-D, not parametrized)."""
+    from torch.nn.utils import parametrize
+
+    if not isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        return False
+    spans = [d * (k - 1) for k, d in zip(module.kernel_size, module.dilation, strict=True)]
+    symmetric = module.padding != "same" or all(span % 2 == 0 for span in spans)
+    return (
+        module.groups == 1
+        and module.padding_mode == "zeros"
+        and symmetric
+        and not parametrize.is_parametrized(module)
+        and not hasattr(module, "weight_g")
+    )
+
+
 def _fit_one(
     student: nn.Module, teacher: nn.Module, pair: ReplacementPair, inputs: Tensor, ridge: float
 ) -> LayerFit:
-    family = _family(pair.replacement)
-    weight = _current_weight(family.layer)
-    transposed = _transposed_layout(family.layer)
-    c_in = weight.shape[0] if transposed else weight.shape[1]
-    probe_in = _capture(student, pair.replacement, inputs[:1], "input")
-    probe_out = family.features(probe_in[:, :1])
-    per_input = c_in * family.count * math.prod(probe_out.shape[2:])
-    chunk = max(1, min(inputs.shape[0], _CHUNK_ELEMENTS // max(per_input, 1)))
-    dim = c_in * family.count + 1
-    gram = torch.zeros(dim, dim, dtype=torch.float64, device=weight.device)
-    cross: Tensor | None = None
-    target_sum: Tensor | None = None
-    target_square: Tensor | None = None
+    design: _Design = (
+        _ConvDesign(pair.replacement)
+        if pair.original is None and _compensable(pair.replacement)
+        else _FamilyDesign(_family(pair.replacement))
+    )
+    device = next(iter(pair.replacement.parameters())).device
+    probe = design.features(_capture(student, pair.replacement, inputs[:1], "input").float())
+    chunk = max(1, min(inputs.shape[0], _CHUNK_ELEMENTS // max(probe.numel(), 1)))
+    dim = probe.shape[1] + 1
+    gram = torch.zeros(dim, dim, dtype=torch.float64, device=device)
+    cross = torch.zeros(dim, design.c_out, dtype=torch.float64, device=device)
+    target_sum = torch.zeros(design.c_out, dtype=torch.float64, device=device)
+    target_square = torch.zeros(design.c_out, dtype=torch.float64, device=device)
     pixels = 0
     for batch in _chunks(inputs, chunk):
-        x = _capture(student, pair.replacement, batch, "input")
+        x = _capture(student, pair.replacement, batch, "input").float()
         y = _capture(teacher, pair.teacher_output, batch, "output").float()
-        b = x.shape[0]
-        features = family.features(x.reshape(b * c_in, 1, *x.shape[2:]).float())
-        if features.shape[2:] != y.shape[2:]:
+        features = design.features(x)
+        targets = y.reshape(y.shape[0], y.shape[1], -1)
+        if features.shape[-1] != targets.shape[-1] or targets.shape[1] != design.c_out:
             raise CheckerscopeError(
-                f"{pair.name}: replacement output {tuple(features.shape[2:])} differs from the "
-                f"teacher's {tuple(y.shape[2:])}"
+                f"{pair.name}: the replacement's output does not match the teacher's "
+                f"{tuple(y.shape[1:])}"
             )
-        phi = features.reshape(b, c_in * family.count, -1)
-        phi = torch.cat([phi, torch.ones_like(phi[:, :1])], dim=1)
+        phi = torch.cat([features, torch.ones_like(features[:, :1])], dim=1)
         phi = phi.transpose(0, 1).reshape(dim, -1)
-        targets = y.reshape(b, y.shape[1], -1).transpose(0, 1).reshape(y.shape[1], -1)
+        targets = targets.transpose(0, 1).reshape(design.c_out, -1)
         gram += (phi @ phi.T).double()
-        part = (phi @ targets.T).double()
-        cross = part if cross is None else cross + part
-        sums = targets.double().sum(dim=1)
-        squares = targets.double().square().sum(dim=1)
-        target_sum = sums if target_sum is None else target_sum + sums
-        target_square = squares if target_square is None else target_square + squares
+        cross += (phi @ targets.T).double()
+        target_sum += targets.double().sum(dim=1)
+        target_square += targets.double().square().sum(dim=1)
         pixels += targets.shape[1]
-    assert cross is not None and target_sum is not None and target_square is not None
-    prior = _current_theta(family, c_in).to(gram)
+    prior = design.prior().to(gram)
     strength = ridge * float(gram.diagonal().mean())
     system = gram + strength * torch.eye(dim, dtype=gram.dtype, device=gram.device)
     solution = torch.linalg.solve(system, cross + strength * prior)
-    c_out = cross.shape[1]
-    theta = solution[:-1].T.reshape(c_out, c_in, family.count)
-    family.assign(theta, solution[-1])
+    design.assign(solution)
     residual = (
         target_square
         - 2 * (solution * cross).sum(dim=0)
@@ -707,11 +825,10 @@ def _fit_one(
     fidelity = 10 * math.log10(
         max(float(variance.sum()), 1e-30) / max(float(residual.sum().clamp_min(0)), 1e-30)
     )
-    operator_error = float("nan")
     return LayerFit(
         name=pair.name,
-        family=family.name,
-        relative_error=operator_error,
+        family=design.family_name,
+        relative_error=float("nan"),
         fidelity_db=fidelity,
         inputs=int(inputs.shape[0]),
     )
@@ -937,11 +1054,17 @@ def initialise(
     ]
     if calibration is not None and projectable:
         inputs = _calibration_inputs(calibration, example_input, teacher)
-        fits = calibrate(student, teacher, projectable, inputs)
+        names = {name for name, _ in teacher.named_modules()}
+        later = [
+            ReplacementPair(name, module, teacher.get_submodule(name))
+            for name, module in student.named_modules()
+            if name in names and _compensable(module)
+        ]
+        fits = calibrate(student, teacher, [*projectable, *later], inputs)
         source = "noise inputs" if isinstance(calibration, str) else "calibration inputs"
         lines += [
-            f"{fit.name}: fitted to the original layer's outputs on {fit.inputs} {source}: "
-            f"{fit.fidelity_db:.1f} dB"
+            f"{fit.name}: {'fitted' if fit.family != _ConvDesign.family_name else 'refitted'} "
+            f"to the original layer's outputs on {fit.inputs} {source}: {fit.fidelity_db:.1f} dB"
             for fit in fits
         ]
         fidelity = output_fidelity(student, teacher, inputs)

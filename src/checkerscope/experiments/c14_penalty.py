@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.data import photo_patches
 from checkerscope.experiments.figures import bar_chart, save_figure
 from checkerscope.experiments.training import score_db, train_super_resolver
@@ -53,11 +54,11 @@ CLAIM = Claim(
 )
 
 NOTES = {
-    "final_excess_db": "per variant: max over periods 2, 4 of the median excess (dB), median over seeds",
+    "final_excess_db": "per variant: max over periods 2, 4 of the median excess (dB), over seeds",
     "eval_mse": "per variant: held-out MSE, median over seeds",
     "mse_ratio": "per penalty weight: MSE(deconv + penalty) / MSE(deconv without penalty)",
     "target_db": "median checkerboard score of the held-out target patches, periods 2 and 4",
-    "judged": "per penalty weight: reaches resize-conv's excess (+0.5 dB), within 2 % MSE, halves the gap",
+    "judged": "per penalty weight: reaches resize-conv (+0.5 dB), within 2 % MSE, halves the gap",
 }
 
 PERIODS: tuple[int, ...] = (2, 4)
@@ -128,7 +129,10 @@ def run(
     train_targets = photo_patches(config.train_patches, config.patch, seed=seed, split="train")
     eval_targets = photo_patches(config.eval_patches, config.patch, seed=seed, split="eval")
     target_scores = {p: score_db(eval_targets, p) for p in PERIODS}
-    variants: list[tuple[str, str, float]] = [("deconv3", "deconv3", 0.0), ("resize", "resize", 0.0)]
+    variants: list[tuple[str, str, float]] = [
+        ("deconv3", "deconv3", 0.0),
+        ("resize", "resize", 0.0),
+    ]
     variants += [(_label(w), "deconv3", w) for w in config.weights]
     excess: dict[str, list[float]] = {name: [] for name, _, _ in variants}
     mse: dict[str, list[float]] = {name: [] for name, _, _ in variants}
@@ -155,9 +159,7 @@ def run(
             extra_loss=penalty if weight else None,
         )
         outputs = result.final_outputs
-        per_period = [
-            float(np.median(score_db(outputs, p) - target_scores[p])) for p in PERIODS
-        ]
+        per_period = [float(np.median(score_db(outputs, p) - target_scores[p])) for p in PERIODS]
         excess[name].append(max(per_period))
         mse[name].append(float(torch.mean((outputs - eval_targets) ** 2)))
 
@@ -172,8 +174,9 @@ def run(
     best = min(config.weights, key=lambda w: final_excess[_label(w)])
     ratio = {f"{w:g}": final_mse[_label(w)] / final_mse["deconv3"] for w in config.weights}
     summary = (
-        f"Without the penalty the k3s2 deconvolution's excess is {final_excess['deconv3']:+.1f} dB, "
-        f"resize-conv's {final_excess['resize']:+.1f} dB; with the penalty "
+        "Without the penalty the k3s2 deconvolution's excess is "
+        f"{final_excess['deconv3']:+.1f} dB, resize-conv's {final_excess['resize']:+.1f} dB; "
+        "with the penalty "
         + ", ".join(
             f"lam={w:g}: {final_excess[_label(w)]:+.1f} dB at {ratio[f'{w:g}']:.3f}x the MSE"
             for w in config.weights
@@ -224,7 +227,7 @@ def _judge(
     return judged
 
 
-def _verdict(judged: dict[str, dict[str, bool]]) -> str:
+def _verdict(judged: dict[str, dict[str, bool]]) -> Verdict:
     if any(j["reaches_resize"] and j["within_2_percent"] for j in judged.values()):
         return "agrees"
     if any(
@@ -234,7 +237,7 @@ def _verdict(judged: dict[str, dict[str, bool]]) -> str:
     return "disagrees"
 
 
-def _excess_figure(excess: dict[str, list[float]], final: dict[str, float]):
+def _excess_figure(excess: dict[str, list[float]], final: dict[str, float]) -> Figure:
     return bar_chart(
         excess,
         ylabel="excess score over target (dB)",
@@ -245,10 +248,10 @@ def _excess_figure(excess: dict[str, list[float]], final: dict[str, float]):
     )
 
 
-def _mse_figure(mse: dict[str, list[float]], final: dict[str, float], weights: tuple[float, ...]):
-    ratios = {
-        _label(w): [m / final["deconv3"] for m in mse[_label(w)]] for w in weights
-    }
+def _mse_figure(
+    mse: dict[str, list[float]], final: dict[str, float], weights: tuple[float, ...]
+) -> Figure:
+    ratios = {_label(w): [m / final["deconv3"] for m in mse[_label(w)]] for w in weights}
     ratios = {"deconv3": [1.0], "resize": [final["resize"] / final["deconv3"]], **ratios}
     return bar_chart(
         ratios,
