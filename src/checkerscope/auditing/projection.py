@@ -220,12 +220,14 @@ def _transposed_layout(layer: nn.Module) -> bool:
 
 
 def _unwrap(replacement: nn.Module) -> tuple[nn.Module, nn.Module | None]:
-    """``(core layer, PadCrop or None)`` of a replacement as ``fix`` builds it."""
+    """``(core layer, what follows it or None)`` of a replacement as ``fix`` builds it: the
+    follower is a ``PadCrop`` (shape matching) or a ``PixelUnshuffle`` (a replacement of a
+    conv whose output a functional pixel shuffle takes)."""
     from checkerscope.auditing.rewrite import PadCrop
 
     if isinstance(replacement, nn.Sequential) and len(replacement) == 2:
         core, post = replacement[0], replacement[1]
-        if isinstance(post, PadCrop):
+        if isinstance(post, (PadCrop, nn.PixelUnshuffle)):
             return core, post
     return replacement, None
 
@@ -426,10 +428,14 @@ def _responses(
                 "the trained layer's impulse response does not fit in 96 input samples"
             )
         length *= 2
+    # A PixelUnshuffle after the replacement spreads each output channel over ``fold``
+    # channels; group them back: the rows are the output samples of one channel.
+    fold = basis.shape[1] // family.count
+    c_out = response.shape[1] // fold
     return (
-        response.flatten(2),
-        basis[0].flatten(1).T.contiguous(),
-        zero_out.double(),
+        response.reshape(response.shape[0], c_out, -1),
+        basis[0].reshape(family.count, -1).T.contiguous(),
+        zero_out.double().reshape(1, c_out, -1),
     )
 
 
@@ -456,13 +462,9 @@ def _quiet_border(x: Tensor, margin: int) -> bool:
 
 
 def _zero_input_bias(zero_out: Tensor) -> Tensor:
-    """Per output channel, the mean response to a zero input away from the borders."""
-    interior = zero_out
-    for axis in range(2, zero_out.dim()):
-        size = zero_out.shape[axis]
-        cut = size // 4
-        interior = interior.narrow(axis, cut, size - 2 * cut)
-    return interior.mean(dim=tuple(range(2, zero_out.dim())))[0]
+    """Per output channel, the mean response to a zero input (over phases and positions:
+    with a zero input every layer here outputs its bias, per phase at most)."""
+    return zero_out.mean(dim=tuple(range(2, zero_out.dim())))[0]
 
 
 def project_weights(original: nn.Module, replacement: nn.Module, name: str = "") -> LayerFit:
@@ -797,7 +799,7 @@ def _fit_one(
         x = _capture(student, pair.replacement, batch, "input").float()
         y = _capture(teacher, pair.teacher_output, batch, "output").float()
         features = design.features(x)
-        targets = y.reshape(y.shape[0], y.shape[1], -1)
+        targets = y.reshape(y.shape[0], design.c_out, -1)
         if features.shape[-1] != targets.shape[-1] or targets.shape[1] != design.c_out:
             raise CheckerscopeError(
                 f"{pair.name}: the replacement's output does not match the teacher's "

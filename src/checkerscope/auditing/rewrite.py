@@ -341,7 +341,8 @@ def fix(
             continue
         _set_submodule(fixed, name, new)
         notes.append(f"{name}: {before} -> {label}")
-        created.append(projection.ReplacementPair(name, new, model.get_submodule(name), module))
+        if isinstance(module, _DECONVS):  # downsamplers keep their own conv weights
+            created.append(projection.ReplacementPair(name, new, model.get_submodule(name), module))
     shuffled = _replace_subpixel_pairs(fixed, method, notes, model, created)
     if not targets and not shuffled:
         notes.append("nothing to replace: no strided transposed convolution found")
