@@ -461,3 +461,44 @@ def test_noise_inputs_are_pink_in_range_and_seeded() -> None:
     assert abs(float(latents.std()) - 1) < 0.05
     with pytest.raises(CheckerscopeError, match="example input"):
         noise_inputs(torch.zeros(5), 2)
+
+
+class _FunctionalShuffle(nn.Module):
+    """An ESPCN-style head whose conv and shuffle are not side by side in a Sequential."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2 * 4, 3, padding=1)
+        csnn.icnr_(self.conv.weight, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(self.conv(x), 2)
+
+
+def test_a_functional_pixel_shuffle_head_is_projected_through_the_unshuffle() -> None:
+    torch.manual_seed(8)
+    model = _FunctionalShuffle()
+    with torch.no_grad():
+        model.conv.bias.copy_(torch.randn(2).repeat_interleave(4))
+    x = torch.randn(2, 3, 6, 6)
+    fixed = fix(model, method="subpixel", example_input=x[:1], weights="project")
+    assert isinstance(fixed.conv[1], nn.PixelUnshuffle)
+    assert fixed.checkerscope_projection[0].relative_error < 1e-5
+    assert torch.allclose(fixed(x), model(x), atol=1e-5)
+    calibrated = fix(
+        model, method="subpixel", example_input=x[:1], weights="project", calibration=x
+    )
+    assert calibrated.checkerscope_projection[0].fidelity_db > 60
+
+
+@pytest.mark.filterwarnings("ignore:.*weight_norm.*:FutureWarning")
+def test_fix_projects_through_the_weight_norm_it_carries_over() -> None:
+    naive = _naive_resize_conv(2, 3, 3, 2, 1)
+    deconv = _deconv_equal_to(naive, 2, 3, 4, 2, 1, 1)
+    for wrap in (nn.utils.weight_norm, nn.utils.parametrizations.weight_norm):
+        model = nn.Sequential(wrap(copy.deepcopy(deconv)))
+        x = torch.randn(2, 2, 9)
+        fixed = fix(model, example_input=x[:1], weights="project", calibration="noise")
+        assert "weight_norm" in fixed.checkerscope_fix_notes[0]
+        window = (..., slice(4, -4))
+        assert torch.allclose(fixed(x)[window], model(x)[window], atol=1e-4)

@@ -349,6 +349,11 @@ def _balanced_basis(
 
 
 def _current_weight(layer: nn.Module) -> Tensor:
+    if hasattr(layer, "weight_g") and hasattr(layer, "weight_v"):
+        # legacy weight norm: ``weight`` is a plain attribute its hook rewrites on every
+        # call (also under functional_call), so compute it from g and v
+        v, g = _parameter(layer, "weight_v"), _parameter(layer, "weight_g")
+        return torch._weight_norm(v, g, _legacy_norm_dim(layer))
     weight = getattr(layer, "weight", None)
     if isinstance(weight, Tensor):
         return weight
@@ -367,6 +372,7 @@ def _assign_weight(layer: nn.Module, weight: Tensor) -> None:
             dim = _legacy_norm_dim(layer)
             _parameter(layer, "weight_v").copy_(weight)
             _parameter(layer, "weight_g").copy_(torch.norm_except_dim(weight, 2, dim))
+            setattr(layer, "weight", _current_weight(layer))  # noqa: B010 - the hook's cache
         else:
             _current_weight(layer).copy_(weight)
 
@@ -778,6 +784,7 @@ def _compensable(module: nn.Module) -> bool:
     )
 
 
+@torch.no_grad()
 def _fit_one(
     student: nn.Module, teacher: nn.Module, pair: ReplacementPair, inputs: Tensor, ridge: float
 ) -> LayerFit:
