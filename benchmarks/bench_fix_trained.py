@@ -59,7 +59,7 @@ import checkerscope as cs
 from checkerscope.auditing.distillation import grid_period
 from checkerscope.experiments.data import photo_patches
 from checkerscope.experiments.training import SuperResolver
-from checkerscope.functional import periodic_component
+from checkerscope.functional import grid_component
 from checkerscope.metrics import checkerboard_score
 
 DEFAULT_CACHE = Path.home() / ".cache" / "checkerscope" / "bench_fix_trained"
@@ -535,7 +535,7 @@ def run_case(case: Trained, budget: Budget) -> dict:
         period //= 2
     calibration = case.train_inputs[:CALIBRATION_INPUTS]
     dims = teacher_out.dim() - 2
-    degridded = teacher_out - periodic_component(teacher_out, period, dims)
+    degridded = teacher_out - grid_component(teacher_out, period, dims)
     rows = [
         Row(
             "teacher (the trained model)",

@@ -27,13 +27,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import torch
 
 from checkerscope import metrics
 from checkerscope.errors import CheckerscopeError
 
-__all__ = ["checkerboard_score", "harmonic_energy_ratio", "periodic_component"]
+__all__ = [
+    "checkerboard_score",
+    "grid_component",
+    "harmonic_energy_ratio",
+    "periodic_component",
+]
 
 
 def _as_batch(x: torch.Tensor, dims: int) -> torch.Tensor:
@@ -200,3 +206,74 @@ def periodic_component(
     for axis, size in enumerate(sizes):
         tiled = tiled.narrow(x.ndim - dims + axis, 0, size)
     return tiled
+
+
+@lru_cache(maxsize=64)
+def _grid_solver(
+    height: int, width: int, period: tuple[int, int], dtype: torch.dtype, device: str
+) -> tuple[torch.Tensor, tuple[tuple[int, int], ...]]:
+    """The matrix from the score's harmonic bins to the pattern that makes them, and the
+    phase of each bin.
+
+    Column ``k`` of ``L`` holds the bins the score reads (Moisan-corrected) of the image
+    tiled with the ``k``-th unit pattern; the pseudo-inverse of ``[Re L; Im L]`` maps bins
+    to the zero-mean pattern (a constant pattern has no harmonic content, so the
+    minimum-norm solution has mean zero).
+    """
+    period_h, period_w = period
+    count = period_h * period_w
+    units = torch.eye(count, dtype=dtype, device=device).reshape(count, 1, period_h, period_w)
+    tiled = units.repeat(1, 1, height // period_h, width // period_w)
+    energies = metrics._energies(_spectrum(tiled), period)
+    matrix = energies.harmonic_bins[:, 0, :].T  # (bins, count) complex
+    stacked = torch.cat([matrix.real, matrix.imag])
+    return torch.linalg.pinv(stacked), energies.layout.harmonic_phase
+
+
+def grid_component(x: torch.Tensor, period: int | Sequence[int] = 2, dims: int = 2) -> torch.Tensor:
+    """The period-``p`` pattern that makes all of ``x``'s score, tiled to ``x``'s shape.
+
+    The score reads the harmonic bins of the periodic part of Moisan's periodic-plus-smooth
+    decomposition. A tiled pattern has a border jump of its own (its last row differs from
+    its first), so subtracting the plain polyphase mean (:func:`periodic_component`) zeroes
+    the raw bins but leaves the border term there, which the score then reads as a grid of
+    the opposite sign. This pattern is solved for instead (a small linear system, one per
+    size and period, cached): on the largest top-left crop holding whole periods,
+    ``x - grid_component(x)`` has exactly zero energy at the bins the score reads, so it
+    scores at the score's floor. It is what :func:`checkerscope.distill` removes from the
+    teacher's outputs.
+
+    Args:
+        x: ``(H, W)``, ``(C, H, W)`` or ``(N, C, H, W)`` (``dims=2``), or ``(T,)``,
+            ``(C, T)``, ``(N, C, T)`` (``dims=1``), floating point.
+        period: one int, or one int per axis.
+        dims: 2 for images, 1 for signals.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype (autograd kept).
+
+    Examples:
+        >>> import torch
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> x = torch.rand(1, 3, 32, 32, dtype=torch.float64)
+        >>> float(checkerboard_score(x - grid_component(x, 4), 4)) < -60
+        True
+    """
+    batch = _as_batch(x, dims)
+    work = batch if batch.dtype in (torch.float32, torch.float64) else batch.float()
+    per_axis = metrics._parse_period(period, dims)
+    cropped = metrics._cropped(work, per_axis, dims)
+    bins = metrics._energies(_spectrum(cropped), per_axis).harmonic_bins  # (N, C, bins)
+    solver, _ = _grid_solver(
+        cropped.shape[-2], cropped.shape[-1], per_axis, work.dtype, str(work.device)
+    )
+    stacked = torch.cat([bins.real, bins.imag], dim=-1)
+    pattern = (stacked @ solver.T).unflatten(-1, per_axis)  # (N, C, p_h, p_w)
+    height, width = batch.shape[-2:]
+    period_h, period_w = per_axis
+    tiled = pattern.repeat(1, 1, math.ceil(height / period_h), math.ceil(width / period_w))
+    tiled = tiled[..., :height, :width].to(x.dtype)
+    if dims == 1:
+        tiled = tiled.squeeze(-2)
+    return tiled.reshape(x.shape)

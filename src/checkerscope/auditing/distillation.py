@@ -2,11 +2,12 @@
 
 ``cs.fix(model, weights="project")`` gives an artifact-free student that already computes
 nearly what the trained teacher computes; :func:`distill` trains the student to match the
-teacher's outputs **with the grid removed**: the target is the teacher's output minus its
-period-``p`` component (:func:`checkerscope.functional.periodic_component`, the polyphase
-mean of each output, tiled), at the period the teacher's upsampling layers paint (their
-compound stride; ``period=`` overrides it). A student that cannot paint a grid then has
-nothing to unlearn, and nothing pushes it to imitate the grid through its borders.
+teacher's outputs **with the grid removed**: the target is the teacher's output minus the
+period-``p`` pattern that makes its checkerboard score
+(:func:`checkerscope.functional.grid_component`, solved per output and channel, tiled), at
+the period the teacher's upsampling layers paint (their compound stride; ``period=``
+overrides it). The target then scores at the score's floor; a student that cannot paint a
+grid has nothing to unlearn, and nothing pushes it to imitate the grid through its borders.
 
 What ``inputs`` can be:
 
@@ -437,7 +438,7 @@ def distill(
         CheckerscopeError: for bad inputs, a negative step count, or models whose outputs
             differ in shape.
     """
-    from checkerscope.functional import periodic_component
+    from checkerscope.functional import grid_component
     from checkerscope.losses import checkerboard_penalty
 
     if not isinstance(steps, int) or steps < 0:
@@ -464,7 +465,7 @@ def distill(
         dims, per_axis = _fitting_period(period, teacher, teacher_out.shape)
         score_period: tuple[int, ...] = per_axis if dims == 2 else per_axis[:1]
         component_period = per_axis if dims == 2 else per_axis[0]
-        degridded = teacher_out - periodic_component(teacher_out, component_period, dims)
+        degridded = teacher_out - grid_component(teacher_out, component_period, dims)
         data_range = data_range_of(teacher_out)
 
         def evaluate() -> tuple[float, float, Tensor]:
@@ -500,7 +501,7 @@ def distill(
                 x = source.batch(step)
                 with torch.no_grad():
                     target = teacher(x)
-                    target = target - periodic_component(target, component_period, dims)
+                    target = target - grid_component(target, component_period, dims)
                 out = student(x)
                 loss = (out - target).square().mean()
                 if penalty:
