@@ -52,13 +52,10 @@ __all__ = ["CheckerboardCallback", "CheckerboardMonitor", "fingerprint_image"]
 try:  # the optional extra
     from lightning.pytorch.callbacks import Callback as _LightningCallback
 
-    _LIGHTNING_ERROR: str | None = None
+    _HAVE_LIGHTNING = True
 except ImportError:  # pragma: no cover - depends on the environment
     _LightningCallback = object  # type: ignore[assignment,misc]
-    _LIGHTNING_ERROR = (
-        "CheckerboardCallback needs PyTorch Lightning: pip install 'checkerscope[lightning]' "
-        "(without it, call CheckerboardMonitor.update from your own loop)"
-    )
+    _HAVE_LIGHTNING = False
 
 #: Pixels per fingerprint cell in :func:`fingerprint_image`.
 CELL = 16
@@ -157,10 +154,9 @@ class CheckerboardMonitor:
 
     def plot(self, ax: Any = None) -> tuple[Any, Any]:
         """The median score over steps, as a matplotlib ``(figure, axes)``."""
-        import matplotlib
+        from checkerscope._extras import pyplot
 
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        plt = pyplot("CheckerboardMonitor.plot")
 
         if ax is None:
             figure, ax = plt.subplots(figsize=(5, 3))
@@ -208,8 +204,11 @@ class CheckerboardCallback(_LightningCallback):  # type: ignore[misc,valid-type]
         output_key: str = "samples",
         log_image: bool = True,
     ) -> None:
-        if _LIGHTNING_ERROR is not None:  # pragma: no cover - depends on the environment
-            raise ImportError(_LIGHTNING_ERROR)
+        if not _HAVE_LIGHTNING:  # pragma: no cover - depends on the environment
+            from checkerscope._extras import require
+
+            # one line naming the extra (CheckerboardMonitor works without it)
+            require("lightning", "lightning", "CheckerboardCallback")
         super().__init__()
         if every_n_epochs < 1:
             raise CheckerscopeError(f"every_n_epochs must be >= 1, got {every_n_epochs}")

@@ -729,26 +729,129 @@ def _optional(*items: tuple[str, IntOrTuple, int]) -> str:
 # Stacks
 # --------------------------------------------------------------------------------------
 
-LayersLike = LayerSpec | Iterable[LayerSpec] | str
+LayersLike = LayerSpec | Iterable[LayerSpec] | str | Any
+"""Specs, a stack string, or modules: see :func:`overlap`."""
 
 
 def _as_layers(layers: LayersLike) -> tuple[LayerSpec, ...]:
     if isinstance(layers, str):
         return parse_stack(layers)
-    if isinstance(layers, LayerSpec):
-        return (layers,)
-    try:
-        stack = tuple(layers)
-    except TypeError:
+    stack = _specs_of(layers)
+    if stack is None:
         raise CheckerscopeError(
-            f"layers must be a layer spec or a sequence of them, got {type(layers).__name__}"
-        ) from None
-    for layer in stack:
-        if not isinstance(layer, LayerSpec):
-            raise CheckerscopeError(f"not a layer spec: {layer!r}")
+            f"layers must be a layer spec, a module or a sequence of them, got "
+            f"{type(layers).__name__}"
+        )
     if not stack:
         raise CheckerscopeError("layers is empty: give at least one layer spec")
+    return tuple(stack)
+
+
+# --------------------------------------------------------------------------------------
+# Modules, by duck typing: torch is never imported here
+# --------------------------------------------------------------------------------------
+
+_MODULE_KINDS = "conv, transposed conv, upsample, pixel shuffle or pooling module"
+
+
+def _specs_of(item: Any) -> list[LayerSpec] | None:
+    """The specs of a spec, a module or an iterable of them; ``None`` when it is none of these.
+
+    Modules are recognised by what they have, not by their class: ``overlap_specs()``
+    (checkerscope's layers, or any layer that describes itself), or the attributes of
+    torch's convolution, transposed convolution, upsampling, pixel-shuffle and pooling
+    modules. Containers such as ``nn.Sequential`` are iterated, in order.
+    """
+    if isinstance(item, LayerSpec):
+        return [item]
+    describe = getattr(item, "overlap_specs", None)
+    if callable(describe):
+        specs = list(describe())
+        bad = [spec for spec in specs if not isinstance(spec, LayerSpec)]
+        if bad:
+            raise CheckerscopeError(
+                f"{type(item).__name__}.overlap_specs() returned {bad[0]!r}, not a layer spec"
+            )
+        return specs
+    spec = _torch_module_spec(item)
+    if spec is not None:
+        return [spec]
+    if isinstance(item, (str, bytes)) or not isinstance(item, Iterable):
+        return None
+    stack: list[LayerSpec] = []
+    for element in item:
+        inner = _specs_of(element)
+        if inner is None:
+            raise CheckerscopeError(
+                f"not a layer spec: {_short_repr(element)} (a {type(element).__name__} has "
+                f"no overlap_specs() and is no {_MODULE_KINDS}; for a whole model use "
+                "cs.audit(model, example_input))"
+            )
+        stack.extend(inner)
     return stack
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value).splitlines()[0] if repr(value) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _torch_module_spec(module: Any) -> LayerSpec | None:
+    """The spec of one of torch's resolution-changing modules, read from its attributes."""
+    name = type(module).__name__
+    if hasattr(module, "transposed") and hasattr(module, "kernel_size"):  # nn.Conv*/ConvTranspose*
+        return _conv_module_spec(module, name)
+    if hasattr(module, "upscale_factor"):  # nn.PixelShuffle
+        return PixelShuffle(module.upscale_factor)
+    if hasattr(module, "scale_factor") and hasattr(module, "mode") and hasattr(module, "size"):
+        return _upsample_module_spec(module, name)  # nn.Upsample, nn.UpsamplingNearest2d, ...
+    pooling = hasattr(module, "return_indices") or hasattr(module, "count_include_pad")
+    if pooling and hasattr(module, "kernel_size"):  # nn.MaxPool*, nn.AvgPool*
+        return _pool_module_spec(module, name)
+    return None
+
+
+def _conv_module_spec(module: Any, name: str) -> LayerSpec:
+    kernel, stride, dilation = module.kernel_size, module.stride, module.dilation
+    padding = module.padding
+    if module.transposed:
+        return Deconv(kernel, stride, padding, module.output_padding, dilation)
+    if padding == "valid":
+        padding = 0
+    elif padding == "same":
+        reach = [d * (k - 1) for k, d in zip(_values(kernel), _values(dilation), strict=False)]
+        if any(r % 2 for r in reach):
+            raise CheckerscopeError(
+                f"{name}: padding='same' with kernel_size={kernel} and dilation={dilation} "
+                "pads one side more than the other, which Conv cannot describe; give the "
+                "specs by hand"
+            )
+        padding = tuple(r // 2 for r in reach)
+    return Conv(kernel, stride, padding, dilation)
+
+
+def _upsample_module_spec(module: Any, name: str) -> LayerSpec:
+    if module.size is not None or module.scale_factor is None:
+        raise CheckerscopeError(
+            f"{name}: an upsampling to a fixed size={module.size} has no integer factor; "
+            "give the scale_factor"
+        )
+    if getattr(module, "align_corners", None):
+        raise CheckerscopeError(f"{name}: align_corners=True is not modelled (Resize is False)")
+    return Resize(module.scale_factor, mode=module.mode)
+
+
+def _pool_module_spec(module: Any, name: str) -> LayerSpec:
+    if module.ceil_mode:
+        raise CheckerscopeError(f"{name}: ceil_mode=True is not modelled; give the specs by hand")
+    if hasattr(module, "return_indices"):  # max pooling
+        if set(_values(_normalize(module.dilation, "dilation", name))) != {1}:
+            raise CheckerscopeError(f"{name}: dilation={module.dilation} is not modelled")
+        return MaxPool(module.kernel_size, module.stride, module.padding)
+    padded = set(_values(_normalize(module.padding, "padding", name))) != {0}
+    if padded and not module.count_include_pad:
+        raise CheckerscopeError(f"{name}: count_include_pad=False with padding is not modelled")
+    return AvgPool(module.kernel_size, module.stride, module.padding)
 
 
 def _check_dims(dims: Any) -> int:
@@ -1096,8 +1199,13 @@ def overlap(layers: LayersLike, dims: int = 2, direction: Direction = "forward")
     """The exact steady-state overlap pattern of a stack of layers.
 
     Args:
-        layers: one layer spec, a sequence of them (applied in order), or a stack string
-            such as ``"deconv k3 s2, conv k3"`` (see ``parse_stack``).
+        layers: one layer spec, a sequence of them (applied in order), a stack string
+            such as ``"deconv k3 s2, conv k3"`` (see ``parse_stack``), or modules: any
+            object with an ``overlap_specs()`` method (every layer of ``checkerscope.nn``),
+            torch's ``Conv``/``ConvTranspose`` (zero padding assumed), ``Upsample``,
+            ``PixelShuffle``, ``MaxPool`` and ``AvgPool`` modules (read from their
+            attributes), and containers of them such as ``nn.Sequential``. For a whole
+            model, with activations and branches, use ``cs.audit(model, example_input)``.
         dims: number of spatial axes, 1 (audio), 2 (images) or 3 (volumes).
         direction: ``"forward"`` for the coverage of the output, ``"backward"`` for the
             coverage of the gradient of the sum of outputs with respect to the input.
@@ -1119,6 +1227,9 @@ def overlap(layers: LayersLike, dims: int = 2, direction: Direction = "forward")
         (4,)
         >>> overlap(Deconv(1, 2), dims=1).unevenness
         inf
+        >>> import torch
+        >>> overlap(torch.nn.ConvTranspose2d(8, 4, 3, stride=2)).unevenness
+        4.0
     """
     stack = _as_layers(layers)
     dims = _check_dims(dims)

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from checkerscope.auditing.paths import GraphPath, graph_paths
+from checkerscope.auditing.paths import GraphPath, PathSet, graph_paths, resolution_steps
 from checkerscope.auditing.probes import (
     MAX_PROBE_PERIOD,
     Probe,
@@ -290,9 +290,12 @@ class AuditReport:
     @property
     def measured_artifacts(self) -> bool:
         """A high score with a relevant layer that can make the pattern (not artifact-free
-        by construction). A high score with no such layer is reported, not counted: see
-        :attr:`notes`."""
-        suspects = any(layer.relevant and layer.verdict != FREE for layer in self.layers)
+        by construction, nor evened by a fixed filter: a filter with a zero at the
+        period's frequencies removes any pattern learned before it). A high score with no
+        such layer is reported, not counted: see :attr:`notes`."""
+        suspects = any(
+            layer.relevant and layer.verdict not in (FREE, FILTERED) for layer in self.layers
+        )
         return suspects and self.high_scores
 
     @property
@@ -468,7 +471,7 @@ def _is_fixed_filter(layer: TracedLayer) -> bool:
     """A low-pass whose weights are fixed: an FIR filter, average pooling, a BlurPool."""
     if layer.family in ("fir", "avgpool"):
         return True
-    return layer.family == "layer" and layer.type.startswith("BlurPool")
+    return layer.family == "layer" and "BlurPool" in layer.type
 
 
 def _neighbouring_filters(
@@ -530,8 +533,39 @@ def _compound_path(specs: Sequence[LayerSpec], dims: int, direction: str) -> tup
         return None, f"not compounded: {exc}"
 
 
+def _kind_of_paths(found: PathSet, dims: int) -> str | None:
+    """What the deepest path does to the sampling rate: ``"generator"`` (raises it),
+    ``"downsampler"`` (lowers it), ``"image-to-image"`` (both, cancelling), or ``None``
+    when no path changes it."""
+    deepest = max(found.paths, key=lambda p: len(resolution_steps(p.specs, dims)), default=None)
+    if deepest is None or not resolution_steps(deepest.specs, dims):
+        return None
+    up, down = _factors(deepest.specs, dims)
+    rate = math.prod(up) / math.prod(down)
+    if rate > 1:
+        return "generator"
+    return "downsampler" if rate < 1 else "image-to-image"
+
+
+def model_kind(
+    found: PathSet, dims: int, in_spatial: Sequence[int], out_spatial: Sequence[int]
+) -> tuple[str, str]:
+    """The model's kind and a note where its sizes alone would mislead: an unpadded U-Net
+    returns a smaller map than it takes (its convolutions crop the borders), yet its rate
+    changes cancel, so it is judged as image-to-image (forward), not as a discriminator."""
+    by_size = _kind(in_spatial, out_spatial)
+    by_rate = _kind_of_paths(found, dims)
+    if by_rate is None or by_rate == by_size:
+        return by_size, ""
+    size_in, size_out = "x".join(map(str, in_spatial)), "x".join(map(str, out_spatial))
+    return by_rate, (
+        f"judged as {by_rate}: its rate changes give that, although the output "
+        f"({size_out}) and input ({size_in}) sizes differ (borders cropped or padded)"
+    )
+
+
 def build_findings(
-    graph: TracedGraph, dims: int, kind: str
+    graph: TracedGraph, dims: int, kind: str, found: PathSet | None = None
 ) -> tuple[list[LayerFinding], list[PathFinding], list[str]]:
     """Judge the graph's layers and paths; return the layer findings, the path findings
     (worst first) and notes."""
@@ -550,7 +584,8 @@ def build_findings(
         for layer in layers
         if layer.dims == dims and _changes_resolution(layer)
     }
-    found = graph_paths(graph, dims)
+    if found is None:
+        found = graph_paths(graph, dims)
     if found.merged:
         notes.append(
             f"{found.merged} paths with the same resolution steps as others were merged "
@@ -782,8 +817,11 @@ def audit(
     dims = _model_dims(layers)
     first = example_input[0] if isinstance(example_input, (tuple, list)) else example_input
     in_spatial, out_spatial = _spatial_of(first, dims), _spatial_of(output, dims)
-    kind = _kind(in_spatial, out_spatial)
-    findings, paths, found_notes = build_findings(graph, dims, kind)
+    found = graph_paths(graph, dims)
+    kind, kind_note = model_kind(found, dims, in_spatial, out_spatial)
+    if kind_note:
+        notes.append(kind_note)
+    findings, paths, found_notes = build_findings(graph, dims, kind, found)
     notes += found_notes
     forward, backward, worst = _worst(paths, kind)
     if not findings:
@@ -861,7 +899,7 @@ def _run_probes(
     elif report.high_scores and not report.measured_artifacts:
         report.notes.append(
             f"a score of {ARTIFACT_DB:g} dB or more was measured, but every relevant layer is "
-            "artifact-free by construction, so it does not count: with white-noise-like "
+            "artifact-free by construction or evened by a fixed filter, so it does not count: with white-noise-like "
             "features (random init) the phases of a nearest resize + conv differ in variance, "
             "and an activation turns that into a weak mean pattern that smooth features lack"
         )
@@ -909,13 +947,15 @@ def audit_onnx(
     dims = _model_dims(layers)
     in_spatial = _known_spatial(model.input_shape, dims)
     out_spatial = _known_spatial(model.output_shape, dims)
+    found = graph_paths(model.graph, dims)
+    kind_note = ""
     if in_spatial is not None and out_spatial is not None:
-        kind = _kind(in_spatial, out_spatial)
-    else:  # dynamic axes: decide from the layers
-        up = sum(1 for t in layers if t.family in ("deconv", "resize", "pixelshuffle"))
-        down = sum(1 for t in layers if _changes_resolution(t)) - up
-        kind = "generator" if up > down else ("downsampler" if down > up else "image-to-image")
-    findings, paths, notes = build_findings(model.graph, dims, kind)
+        kind, kind_note = model_kind(found, dims, in_spatial, out_spatial)
+    else:  # dynamic axes: decide from the rate changes
+        kind = _kind_of_paths(found, dims) or "image-to-image"
+    findings, paths, notes = build_findings(model.graph, dims, kind, found)
+    if kind_note:
+        notes.insert(0, kind_note)
     forward, backward, worst = _worst(paths, kind)
     report = AuditReport(
         model=Path(path).name,

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from checkerscope._extras import pyplot
+
 if TYPE_CHECKING:  # pragma: no cover
     from checkerscope.auditing.analysis import AuditReport, LayerFinding, PathFinding, Probe
 
@@ -208,10 +210,7 @@ def render_text(report: AuditReport) -> str:
 
 
 def _heatmap_png(report: AuditReport) -> bytes | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("the pictures of audit --html")
 
     pattern = report.overlap
     if pattern is None:
@@ -256,10 +255,7 @@ def _heatmap_png(report: AuditReport) -> bytes | None:
 
 
 def _fingerprint_png(probe: Probe) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("the pictures of audit --html")
 
     fig, ax = plt.subplots(figsize=(3.2, 3.0))
     fp = np.asarray(probe.fingerprint, dtype=float)
