@@ -50,7 +50,8 @@ def _deconv_equal_to(naive: nn.Module, c_in: int, c_out: int, k: int, s: int, p:
     centre = length // 2
     impulses = torch.zeros(c_in, c_in, *(length,) * dims)
     for c in range(c_in):
-        impulses[(c, c, *(centre,) * dims)] = 1.0
+        index = (c, c, *(centre,) * dims)
+        impulses[index] = 1.0
     with torch.no_grad():
         response = naive(impulses) - naive(torch.zeros_like(impulses[:1]))
         start = s * centre - p

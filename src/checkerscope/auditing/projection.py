@@ -279,7 +279,8 @@ def _subpixel_family(layer: nn.Module, post: nn.Module | None, rank: int) -> _Fa
     size = [2 * k + 3 for k in kernel]
     centre = [n // 2 for n in size]
     impulse = torch.zeros(count, 1, *size, dtype=torch.float64, device=weight.device)
-    impulse[(slice(None), 0, *centre)] = 1.0  # type: ignore[index]
+    middle: tuple[Any, ...] = (slice(None), 0, *centre)
+    impulse[middle] = 1.0
     units = torch.eye(count, dtype=torch.float64, device=weight.device).reshape(count, 1, *fine)
     resize = {1: CF.resize_conv1d, 2: CF.resize_conv2d, 3: CF.resize_conv3d}[rank]
     responses = torch.stack(
@@ -399,7 +400,8 @@ def _impulse_inputs(channels: int, rank: int, length: int, like: Tensor) -> Tens
     x = torch.zeros(channels, channels, *size, dtype=like.dtype, device=like.device)
     centre = tuple(n // 2 for n in size)
     for c in range(channels):
-        x[(c, c, *centre)] = 1.0
+        index = (c, c, *centre)
+        x[index] = 1.0
     return x
 
 
