@@ -3,7 +3,9 @@
 One direction of dependency inside the package: ``tracing`` (run the model, record what
 changes resolution) -> ``analysis`` (judge layers and paths, probe scores, the report)
 -> ``render`` (text and HTML); ``rewrite`` (the fix) and ``onnx_model`` (the ONNX reader)
-use ``tracing`` only.
+use ``tracing``; ``projection`` (initialising replacements from trained layers) serves
+``rewrite``, and ``distillation`` (training the fixed copy on the original's outputs) uses
+``projection``.
 """
 
 from __future__ import annotations
