@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "audit_onnx": "checkerscope.auditing",
     "AuditReport": "checkerscope.auditing",
     "fix": "checkerscope.auditing",
+    "distill": "checkerscope.auditing",
 }
 _SUBMODULES = ("nn", "zoo", "experiments", "report", "metrics", "theory", "auditing")
 
@@ -140,7 +141,7 @@ for _old, _new in _MOVED_MODULES.items():
 
 if TYPE_CHECKING:  # pragma: no cover
     from checkerscope import nn, zoo
-    from checkerscope.auditing import AuditReport, audit, audit_onnx, fix
+    from checkerscope.auditing import AuditReport, audit, audit_onnx, distill, fix
     from checkerscope.errors import CheckerscopeError
     from checkerscope.imageio import load_image
     from checkerscope.metrics import (

@@ -413,8 +413,11 @@ def _pad(conv: nn.Module) -> tuple[int, ...]:
     return tuple(conv.padding)
 
 
-def _replace_pair(root: nn.Module, pair: _ShufflePair, method: str) -> str:
+def _replace_pair(
+    root: nn.Module, pair: _ShufflePair, method: str, teacher: nn.Module, created: list[Any]
+) -> str:
     from checkerscope import nn as csnn
+    from checkerscope.auditing.projection import ReplacementPair
 
     conv, r = pair.conv, pair.scale
     cls: Any = csnn.ResizeConv2d if method == "resize" else csnn.SubPixelConv2d
@@ -432,9 +435,15 @@ def _replace_pair(root: nn.Module, pair: _ShufflePair, method: str) -> str:
     if pair.shuffle_name is not None:
         _set_submodule(root, pair.conv_name, layer)
         _set_submodule(root, pair.shuffle_name, nn.Identity())
+        original = nn.Sequential(conv, nn.PixelShuffle(r))
+        output = teacher.get_submodule(pair.shuffle_name)
+        created.append(ReplacementPair(pair.conv_name, layer, output, original))
         kernel = _short(conv.kernel_size)
         return f"{pair.conv_name}: Conv2d(k{kernel}) + PixelShuffle({r}) -> {label}"
-    _set_submodule(root, pair.conv_name, nn.Sequential(layer, nn.PixelUnshuffle(r)))
+    replacement = nn.Sequential(layer, nn.PixelUnshuffle(r))
+    _set_submodule(root, pair.conv_name, replacement)
+    output = teacher.get_submodule(pair.conv_name)
+    created.append(ReplacementPair(pair.conv_name, replacement, output, conv))
     return (
         f"{pair.conv_name}: Conv2d(k{_short(conv.kernel_size)}) + F.pixel_shuffle({r}) -> "
         f"{label} + PixelUnshuffle({r}) (the functional shuffle restores the layout)"
@@ -466,6 +475,8 @@ def fix(
     blur_first: bool = False,
     skip_first: bool = False,
     min_channels: int = 0,
+    weights: str = "fresh",
+    calibration: Any = None,
 ) -> nn.Module:
     """A copy of ``model`` without artifact-prone transposed convolutions.
 
@@ -476,7 +487,12 @@ def fix(
     output feeds a pixel shuffle (ESPCN, SRGAN; found by data flow with ``example_input``,
     else only side by side in an ``nn.Sequential``) becomes one ``ResizeConv2d`` (or
     ``SubPixelConv2d``) of the same kernel and scale. Weight and spectral norm wrappers
-    are carried over to the replacement. Replaced layers are freshly initialised.
+    are carried over to the replacement. Replaced layers are freshly initialised
+    (``weights="fresh"``, for untrained models) or, with ``weights="project"``, initialised
+    from the trained layer they replace by least-squares projection onto their
+    artifact-free family (see :mod:`checkerscope.auditing.projection`), data-aware when
+    ``calibration`` inputs are given; ``fixed.checkerscope_projection`` then lists the fit
+    of each replacement.
 
     With ``downsample=True`` strided ``Conv{1,2}d`` and ``MaxPool{1,2}d`` get anti-aliasing
     (Zhang 2019). What that costs, for a ``k x k`` conv of stride ``s`` from ``C_in`` to
@@ -509,6 +525,10 @@ def fix(
             the conv at stride 1.
         skip_first: with ``downsample``, leave the first strided layer.
         min_channels: with ``downsample``, leave convs with fewer input channels.
+        weights: ``"fresh"`` or ``"project"``.
+        calibration: with ``weights="project"``: ``None`` (weight space only), a tensor of
+            model inputs (batch first) or ``"noise"`` (latents or smooth 1/f images shaped
+            like ``example_input``): fit each replacement to the original layer's outputs.
 
     Returns:
         The fixed copy.
@@ -526,6 +546,10 @@ def fix(
     if isinstance(min_channels, bool) or not isinstance(min_channels, int) or min_channels < 0:
         raise CheckerscopeError(f"min_channels must be an int >= 0, got {min_channels!r}")
     model, _ = unwrap(model)
+    from checkerscope.auditing import projection
+
+    projection.check_fix_arguments(weights, calibration, example_input)
+    created: list[projection.ReplacementPair] = []  # each replacement and what it replaced
     fixed = copy_model(model)
     notes: list[str] = []
     graph: TracedGraph | None = None
@@ -584,14 +608,18 @@ def fix(
             continue
         _set_submodule(fixed, name, new)
         notes.append(f"{name}: {before} -> {label}")
+        if isinstance(module, _DECONVS):  # downsamplers keep their own conv weights
+            created.append(projection.ReplacementPair(name, new, model.get_submodule(name), module))
     if graph is not None:
         pairs = _pairs_by_data_flow(fixed, graph, notes)
     else:
         pairs = _pairs_in_sequentials(fixed)
     for pair in pairs:
-        notes.append(_replace_pair(fixed, pair, method))
+        notes.append(_replace_pair(fixed, pair, method, model, created))
     if not targets and not pairs and not notes:
         notes.append("nothing to replace: no strided transposed convolution found")
+    if weights == "project":
+        notes += projection.initialise(fixed, model, created, calibration, example_input)
     fixed.checkerscope_fix_notes = notes
     if graph is not None and graph.output is not None:
         before_shape = tuple(graph.output.shape)
