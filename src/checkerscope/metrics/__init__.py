@@ -70,17 +70,24 @@ from checkerscope.metrics._spectral import (  # noqa: F401
     _spectrum,
     _take,
 )
+from checkerscope.metrics.offgrid import OffGridPeaks
 from checkerscope.metrics.probes import GradientProbe, InitProbe, probe_gradients, probe_init
 from checkerscope.metrics.score import (
     AUTO_PERIODS,
+    SIGNIFICANT_Z,
+    VISIBLE_LEVELS,
+    Amplitude,
     CheckerboardScore,
-    _to_batch,  # noqa: F401
     checkerboard_score,
 )
 
 __all__ = [
     "AUTO_PERIODS",
+    "SIGNIFICANT_Z",
+    "VISIBLE_LEVELS",
+    "Amplitude",
     "CheckerboardScore",
+    "OffGridPeaks",
     "GradientProbe",
     "InitProbe",
     "checkerboard_score",

@@ -347,6 +347,7 @@ class _Energies:
     floor: torch.Tensor  # (N, C, 1) floor per harmonic bin
     harmonic_bins: torch.Tensor  # (N, C, n_harmonics) complex values of the periodic part
     layout: _Layout
+    values: torch.Tensor  # (N, C, M) complex values of every bin read, harmonics first
 
 
 def _take(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -372,7 +373,7 @@ def _energies(spectrum: _Spectrum, period: tuple[int, int]) -> _Energies:
     expected = _median_of_last_axis(neighbours) / _MEDIAN_SCALE
     scale = energy.mean(dim=-1, keepdim=True)
     floor = _RELATIVE_FLOOR * scale + spectrum.precision_floor + _ABSOLUTE_FLOOR
-    return _Energies(harmonic, expected, floor, values[..., :n_harm], layout)
+    return _Energies(harmonic, expected, floor, values[..., :n_harm], layout, values)
 
 
 def _fingerprint(energies: _Energies, spectrum: _Spectrum, period: tuple[int, int]) -> np.ndarray:
@@ -381,16 +382,23 @@ def _fingerprint(energies: _Energies, spectrum: _Spectrum, period: tuple[int, in
     ``X(a H / p_h, b W / p_w) = (H W / (p_h p_w)) * DFT(polyphase mean)(a, b)``, so the
     pattern is a small inverse DFT of the harmonic bins (DC left at zero).
     """
+    pattern = _pattern(energies.harmonic_bins, energies.layout, spectrum, period)
+    return pattern.double().cpu().numpy()
+
+
+def _pattern(
+    bins: torch.Tensor, layout: _Layout, spectrum: _Spectrum, period: tuple[int, int]
+) -> torch.Tensor:
+    """One period of the pattern whose DFT holds ``bins`` at the harmonics, ``(..., p_h, p_w)``."""
     period_h, period_w = period
-    bins = energies.harmonic_bins
     grid = torch.zeros(
         (*bins.shape[:-1], period_h * period_w), dtype=bins.dtype, device=bins.device
     )
-    phase = torch.tensor([a * period_w + b for a, b in energies.layout.harmonic_phase])
+    phase = torch.tensor([a * period_w + b for a, b in layout.harmonic_phase])
     grid[..., phase.to(bins.device)] = bins
     grid = grid.unflatten(-1, (period_h, period_w))
     scale = (period_h * period_w) / (spectrum.height * spectrum.width)
-    return torch.fft.ifft2(grid * scale).real.double().cpu().numpy()
+    return torch.fft.ifft2(grid * scale).real
 
 
 def _to_db(numerator: torch.Tensor, denominator: torch.Tensor) -> np.ndarray:
