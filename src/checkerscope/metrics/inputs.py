@@ -168,7 +168,10 @@ def _as_tensor(x: Any) -> tuple[torch.Tensor, float | None, str | None]:
             return torch.from_numpy(array.astype(np.float32)), 65535.0, pil_layout
         if array.dtype in (np.uint32, np.uint64):
             array = array.astype(np.float64)
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        with warnings.catch_warnings():
+            # read-only arrays (np.asarray of a PIL image) are fine: the score never writes
+            warnings.simplefilter("ignore", UserWarning)
+            tensor = torch.from_numpy(np.ascontiguousarray(array))
     if tensor.is_complex():
         raise CheckerscopeError(f"expected a real array, got dtype {tensor.dtype}")
     value_range = _NOMINAL_RANGES.get(tensor.dtype)
