@@ -141,8 +141,19 @@ class _GridEstimate:
     leak: torch.Tensor  # bool: some harmonic was discounted as the leak of a nearby peak
 
 
-def _estimate(energies: _Energies, spectrum: _Spectrum, period: tuple[int, int]) -> _GridEstimate:
-    """Significance and amplitude of the periodic component, per channel and combined."""
+def _estimate(
+    energies: _Energies,
+    spectrum: _Spectrum,
+    period: tuple[int, int],
+    step: float | None = None,
+) -> _GridEstimate:
+    """Significance and amplitude of the periodic component, per channel and combined.
+
+    ``step`` is the input's quantisation step: rounding to it adds white noise of variance
+    ``step^2 / 12`` per sample, so no bin of a stored image can be expected to hold less
+    than ``H W step^2 / 12``. Used as a floor under the expected energy, it keeps the
+    deterministic sub-step structure of a smooth 8-bit gradient from counting as a grid.
+    """
     model = _harmonic_model(spectrum.height, spectrum.width, period, str(spectrum.values.device))
     k = energies.layout.n_harmonics
     values = energies.values.to(torch.complex128)
@@ -164,6 +175,11 @@ def _estimate(energies: _Energies, spectrum: _Spectrum, period: tuple[int, int])
     slope = (spread * fitted + _PRIOR_WEIGHT * _PRIOR_SLOPE) / (spread + _PRIOR_WEIGHT)
     corrected = neighbours * torch.exp(slope[..., None, None] * model.log_offset)
     median = _median_of_last_axis(corrected)
+    if step is not None:
+        noise = spectrum.height * spectrum.width * step**2 / 12.0
+        per_channel = torch.cat([torch.ones_like(weights), weights.square().sum()[None]])
+        noise_floor = noise * per_channel[:, None] * model.median_mean
+        median = torch.maximum(median, noise_floor.to(median.dtype))
 
     ratio = harmonic / median
     log_p = torch.zeros_like(ratio)

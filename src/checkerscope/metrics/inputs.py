@@ -46,7 +46,7 @@ import torch
 
 from checkerscope.errors import CheckerscopeError
 
-__all__ = ["LAYOUTS", "Batch", "as_batch", "nominal_range"]
+__all__ = ["LAYOUTS", "Batch", "as_batch", "nominal_range", "quantisation_step"]
 
 #: Layouts accepted by ``layout=``, per ``dims``.
 LAYOUTS: dict[int, tuple[str, ...]] = {
@@ -81,11 +81,13 @@ class Batch:
         value_range: Span of the input's nominal range in its own units (255 for 8-bit
             images), or ``None`` when the dtype does not say (floats).
         alpha_dropped: Whether an alpha channel was removed.
+        integer: Whether the input held integers (its quantisation step is 1).
     """
 
     tensor: torch.Tensor
     value_range: float | None
     alpha_dropped: bool = False
+    integer: bool = False
 
 
 def as_batch(x: Any, dims: int, layout: str | None = None) -> Batch:
@@ -141,6 +143,31 @@ def nominal_range(batch: torch.Tensor) -> float:
             return span
     spread = high - low
     return spread if spread > 0 else 1.0
+
+
+def quantisation_step(batch: Batch, value_range: float) -> float | None:
+    """The step between the values an input can take, when it has one: 1 for integers.
+
+    Floats count as quantised when a sample of their values (4096, evenly spread) all sit
+    on the 8-bit (or 16-bit) grid of ``value_range``: images decoded from 8-bit files and
+    divided by 255 are, generator outputs are not.
+
+    Examples:
+        >>> import torch
+        >>> quantisation_step(as_batch(torch.randint(0, 256, (8, 8)) / 255.0, 2), 1.0)
+        0.00392156862745098
+        >>> quantisation_step(as_batch(torch.rand(8, 8), 2), 1.0) is None
+        True
+    """
+    if batch.integer:
+        return 1.0
+    flat = batch.tensor.flatten()
+    sample = flat[:: max(1, flat.numel() // 4096)].double()
+    for levels in (255.0, 65535.0):
+        scaled = sample / value_range * levels
+        if bool(((scaled - scaled.round()).abs() < 1e-3).all()):
+            return value_range / levels
+    return None
 
 
 # --------------------------------------------------------------------------- conversion
@@ -234,7 +261,8 @@ def _stacked(items: list[Any], dims: int, layout: str | None) -> Batch:
     )
     ranges = {b.value_range for b in batches}
     value_range = ranges.pop() if len(ranges) == 1 else None
-    return Batch(tensor, value_range, any(b.alpha_dropped for b in batches))
+    integer = all(b.integer for b in batches)
+    return Batch(tensor, value_range, any(b.alpha_dropped for b in batches), integer)
 
 
 def _first_other(batches: Sequence[Batch]) -> Batch:
@@ -282,6 +310,9 @@ def _arranged(
         raise CheckerscopeError(f"layout {layout!r} needs {len(layout)} axes, got shape {shape}")
     if 0 in shape:
         raise CheckerscopeError(f"cannot score an empty array of shape {shape}")
+    integer = not (tensor.is_floating_point() or tensor.dtype == torch.bool) or (
+        value_range == 65535.0
+    )
     if tensor.dtype != torch.float64:
         tensor = tensor.to(torch.float32)
     alpha_dropped = False
@@ -297,4 +328,4 @@ def _arranged(
         tensor = tensor.unsqueeze(0)
     if dims == 1:
         tensor = tensor.unsqueeze(-2)
-    return Batch(tensor, value_range, alpha_dropped)
+    return Batch(tensor, value_range, alpha_dropped, integer)

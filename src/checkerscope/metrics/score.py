@@ -42,7 +42,7 @@ from checkerscope.metrics._spectral import (
     _spectrum,
     _to_db,
 )
-from checkerscope.metrics.inputs import as_batch, nominal_range
+from checkerscope.metrics.inputs import as_batch, nominal_range, quantisation_step
 from checkerscope.metrics.null import z_from_log_p
 from checkerscope.metrics.offgrid import OffGridPeaks, search
 
@@ -281,6 +281,7 @@ class _Options:
     visible: float
     min_significance: float
     offgrid: bool = False
+    step: float | None = None
 
 
 def _result(
@@ -299,7 +300,7 @@ def _result(
     if dims == 1:
         channel_fingerprint = channel_fingerprint[..., 0, :]
     if estimate is None:
-        estimate = _estimate(energies, spectrum, period)
+        estimate = _estimate(energies, spectrum, period, options.step)
     z = z_from_log_p(estimate.log_p).double().cpu().numpy()
     rms = estimate.rms.cpu().numpy()
     peak_to_peak = estimate.peak_to_peak.cpu().numpy()
@@ -439,7 +440,12 @@ def checkerboard_score(
     elif not value_range > 0:
         raise CheckerscopeError(f"value_range must be positive, got {value_range!r}")
     options = _Options(
-        dims, float(value_range), float(visible), float(min_significance), bool(offgrid)
+        dims,
+        float(value_range),
+        float(visible),
+        float(min_significance),
+        bool(offgrid),
+        quantisation_step(batch, float(value_range)),
     )
     if isinstance(period, str):
         if period != "auto":
@@ -469,7 +475,7 @@ def _score_auto(batch: torch.Tensor, options: _Options) -> CheckerboardScore:
     for p in candidates:
         per_axis = (1, p) if dims == 1 else (p, p)
         energies = _energies(spectrum, per_axis)
-        estimate = _estimate(energies, spectrum, per_axis)
+        estimate = _estimate(energies, spectrum, per_axis, options.step)
         found[p] = (energies, estimate)
         evidence[p] = float(z_from_log_p(estimate.log_p[:, -1]).double().sum())
     best = max(evidence, key=evidence.__getitem__)
