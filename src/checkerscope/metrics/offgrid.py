@@ -17,7 +17,12 @@ expectation most: a component between bins spreads over at most two bins per axi
   is a sum of ``k`` unit exponentials (``k`` = 4 or 2 bins); the p-value of the largest
   block is that tail times the number of blocks searched (Bonferroni), as a z-score.
   Frequencies below 1/16 cycle per pixel (periods above 16 pixels, where the content of
-  photographs dominates) are not searched.
+  photographs dominates) are not searched. This null is white noise, not photographs:
+  textures, edges and the resampling of a resize itself make strong peaks (on clean crops
+  of scikit-image's photographs the median is z = 3.4 and the 90th percentile z = 13), so
+  the value ranks images (a grid resized by x0.9 or x1.1 against the same photographs
+  resized: ROC AUC 0.98 at 2 % of the range, 0.95 at 1 %) but is no calibrated p-value,
+  and the verdict does not use it.
 * **Reading the peak.** The frequency is the energy-weighted centre of the block, in cycles
   per pixel; ``period`` is one over the larger of its two components. ``resize_factor`` is
   that period over the nearest grid period of 2, 4, 8 or 16 (``original_period``): a grid of

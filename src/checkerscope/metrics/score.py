@@ -313,17 +313,6 @@ def _result(
     )
     levels = peak_to_peak / options.value_range * _LEVELS
     names = _verdicts(z, levels, options.visible, options.min_significance)
-    if peaks is not None:
-        # the verdict of an image is the stronger of its on-grid and off-grid verdicts
-        off = _verdicts(
-            peaks.significance,
-            peaks.peak_to_peak / options.value_range * _LEVELS,
-            options.visible,
-            options.min_significance,
-        )
-        rank = {CLEAN: 0, FAINT: 1, GRID: 2}
-        stronger = np.array([rank[a] < rank[b] for a, b in zip(names[:, -1], off, strict=True)])
-        names[stronger, -1] = off[stronger]
     leak = estimate.leak.cpu().numpy()
     notes = []
     for i in range(len(z)):
@@ -333,12 +322,6 @@ def _result(
             note = "a periodic component in the colour only (JPEG 4:2:0 chroma upsampling?)"
         elif leak[i, -1]:
             note = "harmonic energy leaks from a nearby frequency (8-bit steps? a resize?)"
-        if peaks is not None and peaks.significance[i] >= options.min_significance:
-            found = (
-                f"off-grid peak at period {peaks.period[i]:.3g} px "
-                f"(period {peaks.original_period[i]} resized x{peaks.resize_factor[i]:.3g})"
-            )
-            note = f"{note}; {found}" if note else found
         notes.append(note)
     return CheckerboardScore(
         db=_to_db(harmonic.sum(-1), expected.sum(-1)),
@@ -399,8 +382,9 @@ def checkerboard_score(
         visible: Visibility threshold, peak-to-peak in 8-bit grey levels.
         min_significance: Significance threshold, a z-score.
         offgrid: Also search every frequency for the strongest periodic component (a grid
-            after a non-integer resize; :mod:`checkerscope.metrics.offgrid`), report it in
-            ``.offgrid`` and let it count in the verdict. Costs about one more score.
+            after a non-integer resize; :mod:`checkerscope.metrics.offgrid`) and report it
+            in ``.offgrid``. It ranks resized grids well but photographs have strong peaks
+            of their own, so it does not enter the verdict. Costs about one more score.
 
     Returns:
         A :class:`CheckerboardScore` with ``db``, ``amplitude``, ``significance`` and
