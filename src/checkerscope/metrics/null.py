@@ -100,8 +100,8 @@ def log_sidak(log_p_min: torch.Tensor, tests: int) -> torch.Tensor:
     """
     p_min = log_p_min.exp()
     exact = torch.log(-torch.expm1(tests * torch.log1p(-p_min.clamp(max=1 - 1e-16))))
-    # below 1e-8 the union bound is exact to double precision and cannot underflow
-    return torch.where(p_min < 1e-8, log_p_min + math.log(tests), exact).clamp(max=0.0)
+    # where p underflows the union bound takes over: tests * p is then exact to double
+    return torch.where(log_p_min < -700.0, log_p_min + math.log(tests), exact).clamp(max=0.0)
 
 
 def z_from_log_p(log_p: torch.Tensor) -> torch.Tensor:
