@@ -234,3 +234,20 @@ def test_cli_scores_a_vocoder_grid_in_a_wav(tmp_path: Path, capsys) -> None:
     assert files["grid.wav"]["kind"] == "audio" and files["grid.wav"]["channels"] == 2
     assert files["grid.wav"]["verdict"] == "grid" and files["clean.wav"]["verdict"] == "clean"
     assert files["grid.wav"]["significance"] > 5
+
+
+def test_offgrid_search_reads_each_image_of_a_batch() -> None:
+    rng = np.random.default_rng(9)
+    cols = np.arange(128)[None, :]
+    periods = (2.2, 3.0, 4.4)
+    batch = np.stack(
+        [
+            0.5 + rng.normal(0, 0.02, (1, 128, 128)) + 0.05 * np.cos(2 * np.pi * cols / p)
+            for p in periods
+        ]
+    )
+    s = checkerboard_score(batch, offgrid=True, value_range=1.0)
+    assert s.offgrid is not None and len(s.offgrid) == 3
+    np.testing.assert_allclose(s.offgrid.period, periods, rtol=0.02)
+    np.testing.assert_allclose(s.offgrid.resize_factor, [1.1, 0.75, 1.1], rtol=0.02)
+    assert s.offgrid.original_period.tolist() == [2, 4, 4]

@@ -38,7 +38,8 @@ import torch
 
 from checkerscope.metrics._spectral import (
     _NEIGHBOURS,
-    _Energies,
+    _floor,
+    _Layout,
     _layout,
     _median_of_last_axis,
     _pattern,
@@ -142,12 +143,18 @@ class _GridEstimate:
 
 
 def _estimate(
-    energies: _Energies,
+    values: torch.Tensor,
+    layout: _Layout,
     spectrum: _Spectrum,
     period: tuple[int, int],
     step: float | None = None,
+    combined_only: bool = False,
 ) -> _GridEstimate:
     """Significance and amplitude of the periodic component, per channel and combined.
+
+    ``values`` are the periodic component's complex values at the bins the layout reads,
+    ``(N, C, M)``. With ``combined_only`` only the combined channel is estimated (what
+    ``period="auto"`` compares), and the results have one column.
 
     ``step`` is the input's quantisation step: rounding to it adds white noise of variance
     ``step^2 / 12`` per sample, so no bin of a stored image can be expected to hold less
@@ -155,48 +162,51 @@ def _estimate(
     deterministic sub-step structure of a smooth 8-bit gradient from counting as a grid.
     """
     model = _harmonic_model(spectrum.height, spectrum.width, period, str(spectrum.values.device))
-    k = energies.layout.n_harmonics
-    values = energies.values.to(torch.complex128)
+    k = layout.n_harmonics
     weights = combination_weights(values.shape[1]).to(values.device)
-    combined = torch.einsum("c,ncm->nm", weights.to(values.dtype), values)
-    values = torch.cat([values, combined[:, None]], dim=1)
-    floor = energies.floor.double()
-    floor = torch.cat([floor, (weights.square()[:, None] * floor).sum(1, keepdim=True)], 1)
+    combined = torch.einsum("c,ncm->nm", weights.to(values.dtype), values)[:, None]
+    channel_floor = _floor(values.real.square() + values.imag.square(), spectrum)
+    combined_floor = (weights.square().to(channel_floor)[:, None] * channel_floor).sum(1, True)
+    if combined_only:
+        values, floor = combined, combined_floor
+        per_channel = weights.square().sum()[None]
+    else:
+        values = torch.cat([values, combined], dim=1)
+        floor = torch.cat([channel_floor, combined_floor], dim=1)
+        per_channel = torch.cat([torch.ones_like(weights), weights.square().sum()[None]])
 
     energy = values.real.square() + values.imag.square()
     harmonic = energy[..., :k] + floor
     neighbours = energy[..., k:].unflatten(-1, (k, _NEIGHBOURS)) + floor[..., None]
 
+    dtype = energy.dtype
     log_neighbours = neighbours.log()
-    fitted = -(log_neighbours * model.centred_offset).sum((-2, -1)) / max(
-        model.offset_spread, 1e-300
-    )
     spread = model.offset_spread
+    fitted = -(log_neighbours * model.centred_offset.to(dtype)).sum((-2, -1)) / max(spread, 1e-30)
     slope = (spread * fitted + _PRIOR_WEIGHT * _PRIOR_SLOPE) / (spread + _PRIOR_WEIGHT)
-    corrected = neighbours * torch.exp(slope[..., None, None] * model.log_offset)
+    corrected = neighbours * torch.exp(slope[..., None, None] * model.log_offset.to(dtype))
     median = _median_of_last_axis(corrected)
     if step is not None:
         noise = spectrum.height * spectrum.width * step**2 / 12.0
-        per_channel = torch.cat([torch.ones_like(weights), weights.square().sum()[None]])
-        noise_floor = noise * per_channel[:, None] * model.median_mean
+        noise_floor = noise * per_channel[:, None].to(median) * model.median_mean.to(median)
         median = torch.maximum(median, noise_floor.to(median.dtype))
 
     ratio = harmonic / median
     log_p = torch.zeros_like(ratio)
     for index, real, count in model.groups:
         log_p[..., index] = log_survival(ratio[..., index], real, count)
-    adjacent = (neighbours * model.adjacent).amax(-1)
+    adjacent = (neighbours * model.adjacent.to(dtype)).amax(-1)
     leak = (adjacent > _LEAK_RAISED * median) & (harmonic < _LEAK_SHARPNESS * adjacent)
     log_p = torch.where(leak, torch.zeros_like(log_p), log_p)
     image_log_p = log_sidak(log_p.amin(-1), k)
 
-    expected = median / model.median_mean
+    expected = median / model.median_mean.to(dtype)
     excess = (harmonic - expected).clamp(min=0.0)
     excess = torch.where(leak, torch.zeros_like(excess), excess)
     area = spectrum.height * spectrum.width
     rms = excess.sum(-1).sqrt() / area
     gain = (excess / harmonic).sqrt()
-    pattern = _pattern(values[..., :k] * gain, energies.layout, spectrum, period)
+    pattern = _pattern(values[..., :k] * gain.to(values.real.dtype), layout, spectrum, period)
     flat = pattern.flatten(-2)
     peak_to_peak = flat.amax(-1) - flat.amin(-1)
     return _GridEstimate(image_log_p, rms, peak_to_peak, leak.any(-1))

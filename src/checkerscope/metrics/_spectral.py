@@ -356,8 +356,8 @@ def _take(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return flat.reshape(*values.shape[:-1], index.shape[0])
 
 
-def _energies(spectrum: _Spectrum, period: tuple[int, int]) -> _Energies:
-    """Harmonic and expected energies of the periodic component for one period."""
+def _periodic_values(spectrum: _Spectrum, period: tuple[int, int]) -> tuple[torch.Tensor, _Layout]:
+    """Complex values of the periodic component at every bin one period reads, ``(N, C, M)``."""
     layout = _layout(spectrum.height, spectrum.width, period, str(spectrum.values.device))
     values = _take(spectrum.values, layout.rfft_index)
     values = torch.where(layout.conjugate, values.conj(), values)
@@ -365,14 +365,24 @@ def _energies(spectrum: _Spectrum, period: tuple[int, int]) -> _Energies:
     complex_dtype = values.dtype
     smooth = _take(spectrum.row_jump, layout.col) * layout.row_factor.to(complex_dtype)
     smooth = smooth + _take(spectrum.col_jump, layout.row) * layout.col_factor.to(complex_dtype)
-    values = values - smooth
+    return values - smooth, layout
+
+
+def _floor(energy: torch.Tensor, spectrum: _Spectrum) -> torch.Tensor:
+    """The floor added to every energy: degenerate inputs and FFT rounding, ``(N, C, 1)``."""
+    scale = energy.mean(dim=-1, keepdim=True)
+    return _RELATIVE_FLOOR * scale + spectrum.precision_floor + _ABSOLUTE_FLOOR
+
+
+def _energies(spectrum: _Spectrum, period: tuple[int, int]) -> _Energies:
+    """Harmonic and expected energies of the periodic component for one period."""
+    values, layout = _periodic_values(spectrum, period)
     energy = values.real.square() + values.imag.square()
     n_harm = layout.n_harmonics
     harmonic = energy[..., :n_harm]
     neighbours = energy[..., n_harm:].unflatten(-1, (n_harm, _NEIGHBOURS))
     expected = _median_of_last_axis(neighbours) / _MEDIAN_SCALE
-    scale = energy.mean(dim=-1, keepdim=True)
-    floor = _RELATIVE_FLOOR * scale + spectrum.precision_floor + _ABSOLUTE_FLOOR
+    floor = _floor(energy, spectrum)
     return _Energies(harmonic, expected, floor, values[..., :n_harm], layout, values)
 
 

@@ -164,9 +164,8 @@ def search(batch: torch.Tensor) -> OffGridPeaks:
     Returns:
         :class:`OffGridPeaks`, one peak per image.
     """
-    images = torch.einsum(
-        "c,nchw->nhw", combination_weights(batch.shape[1]).to(batch), batch.double()
-    )
+    weights = combination_weights(batch.shape[1]).to(batch.device)
+    images = torch.einsum("c,nchw->nhw", weights, batch.double())
     height, width = images.shape[-2:]
     spectrum = _periodic_spectrum(images)
     energy = spectrum.real.square() + spectrum.imag.square()
@@ -250,8 +249,9 @@ def search(batch: torch.Tensor) -> OffGridPeaks:
     sign = torch.where(frequency_cols < 0, -1.0, 1.0)  # report the half plane f_x >= 0
     frequency = torch.stack([frequency_rows * sign, frequency_cols * sign], dim=-1)
 
-    block = torch.where(is_2d, block_energy_2d, block_energy)[index, row, col]
-    expected = torch.where(is_2d, block_background_2d, block_background)[index, row, col]
+    at = (index, row, col)
+    block = torch.where(is_2d, block_energy_2d[at], block_energy[at])
+    expected = torch.where(is_2d, block_background_2d[at], block_background[at])
     rms = torch.sqrt(2.0 * (block - expected).clamp(min=0.0)) / (height * width)
 
     frequency_np = frequency.cpu().numpy()

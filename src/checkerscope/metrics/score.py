@@ -38,6 +38,7 @@ from checkerscope.metrics._spectral import (
     _energies,
     _fingerprint,
     _parse_period,
+    _periodic_values,
     _Spectrum,
     _spectrum,
     _to_db,
@@ -300,7 +301,7 @@ def _result(
     if dims == 1:
         channel_fingerprint = channel_fingerprint[..., 0, :]
     if estimate is None:
-        estimate = _estimate(energies, spectrum, period, options.step)
+        estimate = _estimate(energies.values, energies.layout, spectrum, period, options.step)
     z = z_from_log_p(estimate.log_p).double().cpu().numpy()
     rms = estimate.rms.cpu().numpy()
     peak_to_peak = estimate.peak_to_peak.cpu().numpy()
@@ -455,15 +456,14 @@ def _score_auto(batch: torch.Tensor, options: _Options) -> CheckerboardScore:
     largest = (1, candidates[-1]) if dims == 1 else (candidates[-1], candidates[-1])
     spectrum = _spectrum(_cropped(batch, largest, dims))
     evidence: dict[int, float] = {}
-    found: dict[int, tuple[_Energies, _GridEstimate]] = {}
     for p in candidates:
         per_axis = (1, p) if dims == 1 else (p, p)
-        energies = _energies(spectrum, per_axis)
-        estimate = _estimate(energies, spectrum, per_axis, options.step)
-        found[p] = (energies, estimate)
-        evidence[p] = float(z_from_log_p(estimate.log_p[:, -1]).double().sum())
+        values, layout = _periodic_values(spectrum, per_axis)
+        combined = _estimate(values, layout, spectrum, per_axis, options.step, combined_only=True)
+        evidence[p] = float(z_from_log_p(combined.log_p[:, -1]).double().sum())
     best = max(evidence, key=evidence.__getitem__)
     per_axis = (1, best) if dims == 1 else (best, best)
-    energies, estimate = found[best]
     peaks = search(batch) if options.offgrid else None
-    return _result(energies, spectrum, per_axis, options, evidence, estimate, peaks)
+    return _result(
+        _energies(spectrum, per_axis), spectrum, per_axis, options, evidence, None, peaks
+    )
