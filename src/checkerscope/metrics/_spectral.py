@@ -374,9 +374,16 @@ def _floor(energy: torch.Tensor, spectrum: _Spectrum) -> torch.Tensor:
     return _RELATIVE_FLOOR * scale + spectrum.precision_floor + _ABSOLUTE_FLOOR
 
 
-def _energies(spectrum: _Spectrum, period: tuple[int, int]) -> _Energies:
-    """Harmonic and expected energies of the periodic component for one period."""
-    values, layout = _periodic_values(spectrum, period)
+def _energies(
+    spectrum: _Spectrum,
+    period: tuple[int, int],
+    gathered: tuple[torch.Tensor, _Layout] | None = None,
+) -> _Energies:
+    """Harmonic and expected energies of the periodic component for one period.
+
+    ``gathered`` is what :func:`_periodic_values` returned for this period, if at hand.
+    """
+    values, layout = gathered if gathered is not None else _periodic_values(spectrum, period)
     energy = values.real.square() + values.imag.square()
     n_harm = layout.n_harmonics
     harmonic = energy[..., :n_harm]
