@@ -12,6 +12,7 @@ Examples:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 import warnings
@@ -60,7 +61,38 @@ _MOVED_MODULES: dict[str, str] = {
     "checkerscope.onnx_reader": "checkerscope.auditing.onnx_model",
 }
 
-__all__ = ["__version__", *_EXPORTS, "nn", "zoo"]
+# Spelled out (not built from _EXPORTS) so that type checkers read it.
+__all__ = [
+    "__version__",
+    "CheckerscopeError",
+    "Deconv",
+    "Conv",
+    "Resize",
+    "PixelShuffle",
+    "MaxPool",
+    "AvgPool",
+    "OverlapPattern",
+    "overlap",
+    "checkerboard_score",
+    "CheckerboardScore",
+    "probe_init",
+    "probe_gradients",
+    "InitProbe",
+    "GradientProbe",
+    "CheckerboardMetric",
+    "load_image",
+    "audit",
+    "audit_onnx",
+    "AuditReport",
+    "fix",
+    "nn",
+    "zoo",
+]
+# The metric needs the `metrics` extra (torchmetrics): leave it out of the star import
+# where that is not installed, so `from checkerscope import *` works on a base install.
+# `cs.CheckerboardMetric` itself then raises an ImportError naming the extra.
+if importlib.util.find_spec("torchmetrics") is None:
+    __all__.remove("CheckerboardMetric")
 
 
 def __getattr__(name: str) -> Any:
