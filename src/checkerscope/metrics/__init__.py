@@ -39,6 +39,13 @@ synthetic grid finite (about 100 dB or more). The score is invariant to ``a * x 
 (``a > 0``) and, since the polyphase mean of the signal is the inverse transform of the
 harmonic bins, ``fingerprint`` shows what the grid looks like.
 
+Beside ``db`` every result carries the grid's ``amplitude`` (RMS and peak-to-peak, in the
+input's units, 8-bit grey levels and percent of the range; it does not grow with the image),
+its ``significance`` (a z-score against the no-grid null, :mod:`checkerscope.metrics.null`)
+and a ``verdict`` that needs both a significant and a visible grid
+(:mod:`checkerscope.metrics.score`). :mod:`checkerscope.metrics.inputs` says what inputs
+are read and how; :mod:`checkerscope.metrics.offgrid` finds periodic peaks at any frequency.
+
 Examples:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
