@@ -302,10 +302,11 @@ def _print_table(results: Sequence[FileScore], summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     rows = [r for r in results if r.db is not None]
+    offgrid = any(r.offgrid is not None for r in rows)
     name_width = max((len(str(r.path)) for r in rows), default=4)
     console = Console(
         file=sys.stdout,
-        width=None if sys.stdout.isatty() else max(80, name_width + 64),
+        width=None if sys.stdout.isatty() else max(80, name_width + 64 + 24 * offgrid),
         highlight=False,
     )
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
@@ -315,9 +316,9 @@ def _print_table(results: Sequence[FileScore], summary: dict[str, Any]) -> None:
     table.add_column("dB", justify="right")
     table.add_column("z", justify="right")
     table.add_column("p-p", justify="right")
-    if any(r.offgrid is not None for r in rows):
-        table.add_column("off-grid", justify="right")
-    table.add_column("verdict")
+    if offgrid:
+        table.add_column("off-grid", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     styles = {CLEAN: "green", "faint grid": "yellow", "grid": "bold red"}
     for r in rows:
         assert r.shape is not None and r.db is not None and r.verdict is not None
