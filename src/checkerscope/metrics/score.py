@@ -23,8 +23,9 @@ the pattern everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -137,6 +138,17 @@ class Amplitude:
         )
 
 
+@dataclass(frozen=True)
+class _GridFields:
+    significance: np.ndarray
+    channel_significance: np.ndarray
+    p_value: np.ndarray
+    amplitude: Amplitude
+    verdict: tuple[str, ...]
+    channel_verdict: tuple[tuple[str, ...], ...]
+    notes: tuple[str, ...]
+
+
 @dataclass(frozen=True, repr=False)
 class CheckerboardScore:
     """The checkerboard score of one image or a batch (see :func:`checkerboard_score`).
@@ -178,16 +190,52 @@ class CheckerboardScore:
     period: tuple[int, ...]
     evidence: dict[int, float] = field(default_factory=dict)
     shape: tuple[int, ...] = ()
-    significance: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    channel_significance: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    p_value: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    amplitude: Amplitude | None = None
-    verdict: tuple[str, ...] = ()
-    channel_verdict: tuple[tuple[str, ...], ...] = ()
-    notes: tuple[str, ...] = ()
     visible: float = VISIBLE_LEVELS
     min_significance: float = SIGNIFICANT_Z
     offgrid: OffGridPeaks | None = None
+    # computes the fields below on first use, so that callers of .db alone pay nothing
+    _grid: Callable[[], _GridFields] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def _fields(self) -> _GridFields:
+        if self._grid is None:
+            raise CheckerscopeError("this score was built without its grid estimate")
+        return self._grid()
+
+    @property
+    def significance(self) -> np.ndarray:
+        """z-score per image (combined channel), ``(N,)``."""
+        return self._fields.significance
+
+    @property
+    def channel_significance(self) -> np.ndarray:
+        """z-score per image and channel, ``(N, C)``."""
+        return self._fields.channel_significance
+
+    @property
+    def p_value(self) -> np.ndarray:
+        """The p-value behind ``significance``, ``(N,)``."""
+        return self._fields.p_value
+
+    @property
+    def amplitude(self) -> Amplitude:
+        """The size of the periodic component (:class:`Amplitude`)."""
+        return self._fields.amplitude
+
+    @property
+    def verdict(self) -> tuple[str, ...]:
+        """``"clean"``, ``"faint grid"`` or ``"grid"`` per image."""
+        return self._fields.verdict
+
+    @property
+    def channel_verdict(self) -> tuple[tuple[str, ...], ...]:
+        """The verdict per image and channel."""
+        return self._fields.channel_verdict
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Per image, what else the score noticed ("" when nothing)."""
+        return self._fields.notes
 
     def __len__(self) -> int:
         return int(self.db.shape[0])
@@ -222,7 +270,7 @@ class CheckerboardScore:
         period = "x".join(str(p) for p in self.period)
         if len(self) == 1:
             values = f"db={self.db[0]:.2f}"
-            if self.amplitude is not None and len(self.significance):
+            if self._grid is not None:
                 values += (
                     f", significance={self.significance[0]:.2f}, "
                     f"peak_to_peak={self.amplitude.peak_to_peak_levels[0]:.3g} levels, "
@@ -233,7 +281,7 @@ class CheckerboardScore:
                 f"n={len(self)}, median_db={self.median_db:.2f}, "
                 f"min={self.db.min():.2f}, max={self.db.max():.2f}"
             )
-            if self.verdict:
+            if self._grid is not None:
                 counts = {v: self.verdict.count(v) for v in (CLEAN, FAINT, GRID)}
                 values += ", " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         auto = " (auto)" if self.evidence else ""
@@ -300,11 +348,32 @@ def _result(
     channel_fingerprint = _fingerprint(energies, spectrum, period)
     if dims == 1:
         channel_fingerprint = channel_fingerprint[..., 0, :]
-    if estimate is None:
-        estimate = _estimate(energies.values, energies.layout, spectrum, period, options.step)
+
+    def grid() -> _GridFields:
+        found = estimate
+        if found is None:
+            found = _estimate(energies.values, energies.layout, spectrum, period, options.step)
+        return _grid_fields(found, options)
+
+    return CheckerboardScore(
+        db=_to_db(harmonic.sum(-1), expected.sum(-1)),
+        channel_db=_to_db(harmonic, expected),
+        fingerprint=channel_fingerprint.mean(axis=1),
+        channel_fingerprint=channel_fingerprint,
+        period=period[1:] if dims == 1 else period,
+        evidence=evidence or {},
+        shape=(spectrum.width,) if dims == 1 else (spectrum.height, spectrum.width),
+        visible=options.visible,
+        min_significance=options.min_significance,
+        offgrid=peaks,
+        _grid=grid,
+    )
+
+
+def _grid_fields(estimate: _GridEstimate, options: _Options) -> _GridFields:
     z = z_from_log_p(estimate.log_p).double().cpu().numpy()
-    rms = estimate.rms.cpu().numpy()
-    peak_to_peak = estimate.peak_to_peak.cpu().numpy()
+    rms = estimate.rms.double().cpu().numpy()
+    peak_to_peak = estimate.peak_to_peak.double().cpu().numpy()
     amplitude = Amplitude(
         rms=rms[:, -1],
         peak_to_peak=peak_to_peak[:, -1],
@@ -324,24 +393,14 @@ def _result(
         elif leak[i, -1]:
             note = "harmonic energy leaks from a nearby frequency (8-bit steps? a resize?)"
         notes.append(note)
-    return CheckerboardScore(
-        db=_to_db(harmonic.sum(-1), expected.sum(-1)),
-        channel_db=_to_db(harmonic, expected),
-        fingerprint=channel_fingerprint.mean(axis=1),
-        channel_fingerprint=channel_fingerprint,
-        period=period[1:] if dims == 1 else period,
-        evidence=evidence or {},
-        shape=(spectrum.width,) if dims == 1 else (spectrum.height, spectrum.width),
+    return _GridFields(
         significance=z[:, -1],
         channel_significance=z[:, :-1],
-        p_value=estimate.log_p[:, -1].exp().double().cpu().numpy(),
+        p_value=estimate.log_p[:, -1].double().exp().cpu().numpy(),
         amplitude=amplitude,
         verdict=tuple(str(v) for v in names[:, -1]),
         channel_verdict=tuple(tuple(str(v) for v in row) for row in names[:, :-1]),
         notes=tuple(notes),
-        visible=options.visible,
-        min_significance=options.min_significance,
-        offgrid=peaks,
     )
 
 
