@@ -1,12 +1,15 @@
-"""``checkerscope score``: the checkerboard score of image files, one line per file.
+"""``checkerscope score``: the checkerboard score of image and audio files, one line each.
 
-Verdicts (thresholds in dB, from the validation on scikit-image's photographs: clean crops
-have a 95th percentile near 9 dB; a grid of 0.25 % of the range scores a median near
-18 dB and one of 1 % near 29 dB):
+Each file gets three numbers (see :mod:`checkerscope.metrics.score`): ``dB`` (how much the
+grid stands out), the grid's peak-to-peak amplitude in 8-bit grey levels (``p-p``) and its
+significance as a z-score (``z``). The verdict needs both a significant and a visible grid:
 
-* ``clean``       below 10 dB
-* ``faint grid``  10 to 20 dB
-* ``grid``        20 dB and above
+* ``clean``       not significant (z < 2.33), or peak-to-peak below 1 grey level
+* ``faint grid``  significant, 1 to 3 grey levels peak-to-peak
+* ``grid``        significant, 3 grey levels or more
+
+WAV files (and FLAC/OGG with the optional ``soundfile``) are scored along time (``dims=1``),
+with amplitudes relative to full scale.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from checkerscope.errors import CheckerscopeError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
-#: (lower bound in dB, verdict), highest first.
-VERDICTS: tuple[tuple[float, str], ...] = ((20.0, "grid"), (10.0, "faint grid"))
+#: The verdicts, weakest first.
+VERDICT_NAMES: tuple[str, ...] = ("clean", "faint grid", "grid")
 CLEAN = "clean"
 # Draw a progress bar from this many files on (and only on a terminal).
 _PROGRESS_FROM = 20
@@ -41,24 +44,14 @@ examples:
   checkerscope score a.png b.jpg --json            machine-readable result on stdout
   checkerscope score samples/ --csv scores.csv --workers 4
   checkerscope score samples/ --fail-above 20      exit 1 if any file scores above 20 dB
+  checkerscope score resized/ --offgrid            also find grids moved by a non-integer resize
+  checkerscope score voice.wav                     audio files are scored along time
 
-verdicts: clean < 10 dB <= faint grid < 20 dB <= grid
+verdicts: grid = significant (z >= 2.33) and >= 3 grey levels peak-to-peak; faint grid =
+significant and >= 1 level (--visible); clean otherwise
 exit status: 0 at least one file scored (and no --fail-above hit), 1 a file scored above
 --fail-above, 2 nothing could be scored (broken files are listed on stderr)
 """
-
-
-def verdict(db: float) -> str:
-    """The verdict for a score in dB.
-
-    Examples:
-        >>> verdict(3.0), verdict(12.5), verdict(31.0)
-        ('clean', 'faint grid', 'grid')
-    """
-    for bound, name in VERDICTS:
-        if db >= bound:
-            return name
-    return CLEAN
 
 
 def register(subparsers: Any) -> None:
@@ -88,6 +81,21 @@ def register(subparsers: Any) -> None:
         "--workers", type=int, default=1, metavar="N", help="files read and scored in parallel"
     )
     p.add_argument(
+        "--visible",
+        type=float,
+        default=1.0,
+        metavar="LEVELS",
+        help="visibility threshold: peak-to-peak in 8-bit grey levels (default 1; audio: "
+        "1/255 of full scale per level)",
+    )
+    p.add_argument(
+        "--offgrid",
+        action="store_true",
+        help="also search every frequency for the strongest periodic peak (a grid after a "
+        "non-integer resize): its period, the resize factor it implies and its z (against "
+        "white noise: photographs reach z 13 on their own; not part of the verdict)",
+    )
+    p.add_argument(
         "--fail-above",
         type=float,
         metavar="DB",
@@ -101,31 +109,53 @@ class FileScore:
     """The outcome for one file: a score, or the reason it could not be scored."""
 
     path: Path
-    shape: tuple[int, int, int] | None = None  # (C, H, W)
+    shape: tuple[int, int, int] | None = None  # (C, H, W); (C, 1, T) for audio
     period: tuple[int, ...] | None = None
     db: float | None = None
     channel_db: tuple[float, ...] = ()
     error: str | None = None
+    kind: str = "image"
+    significance: float | None = None
+    p_value: float | None = None
+    rms_levels: float | None = None
+    peak_to_peak_levels: float | None = None
+    score_verdict: str | None = None
+    notes: str = ""
+    offgrid: dict[str, Any] | None = None
 
     @property
     def verdict(self) -> str | None:
-        return None if self.db is None else verdict(self.db)
+        return self.score_verdict
 
     def as_json(self) -> dict[str, Any]:
         if self.error is not None:
             return {"path": str(self.path), "error": self.error}
         assert self.shape is not None
         channels, height, width = self.shape
-        return {
+        result = {
             "path": str(self.path),
+            "kind": self.kind,
             "height": height,
             "width": width,
             "channels": channels,
             "period": list(self.period or ()),
             "db": self.db,
             "channel_db": list(self.channel_db),
+            "significance": self.significance,
+            "p_value": self.p_value,
+            "amplitude": {
+                "rms_levels": self.rms_levels,
+                "peak_to_peak_levels": self.peak_to_peak_levels,
+                "peak_to_peak_percent": None
+                if self.peak_to_peak_levels is None
+                else self.peak_to_peak_levels / 2.55,
+            },
             "verdict": self.verdict,
+            "notes": self.notes,
         }
+        if self.offgrid is not None:
+            result["offgrid"] = self.offgrid
+        return result
 
 
 def parse_period(text: str) -> int | str:
@@ -147,25 +177,61 @@ def parse_period(text: str) -> int | str:
     return value
 
 
-def score_file(path: Path, period: int | str) -> FileScore:
+def score_file(
+    path: Path, period: int | str, visible: float = 1.0, offgrid: bool = False
+) -> FileScore:
     """Load and score one file; errors become a :class:`FileScore` with ``error`` set."""
+    from checkerscope.audioio import is_audio_path, load_audio
     from checkerscope.imageio import load_image
     from checkerscope.metrics import checkerboard_score
 
+    audio = is_audio_path(path)
     try:
-        image = load_image(path)
-        result = checkerboard_score(image, period=period)
+        if audio:
+            samples, _ = load_audio(path)
+            data, dims, value_range = samples, 1, 2.0  # full scale is [-1, 1]
+        else:
+            data, dims, value_range = load_image(path), 2, 1.0
+        result = checkerboard_score(
+            data,
+            period=period,
+            dims=dims,
+            value_range=value_range,
+            visible=visible,
+            offgrid=offgrid,
+        )
     except CheckerscopeError as exc:
         message = str(exc)
         if not message.startswith(str(path)):
             message = f"{path}: {message}"
         return FileScore(path=path, error=message)
+    shape = (data.shape[0], 1, data.shape[1]) if audio else tuple(int(n) for n in data.shape)
+    assert result.amplitude is not None
+    peaks = result.offgrid
     return FileScore(
         path=path,
-        shape=(int(image.shape[0]), int(image.shape[1]), int(image.shape[2])),
+        shape=(int(shape[0]), int(shape[1]), int(shape[2])),
         period=tuple(int(p) for p in result.period),
         db=float(result.db[0]),
         channel_db=tuple(float(v) for v in result.channel_db[0]),
+        kind="audio" if audio else "image",
+        significance=float(result.significance[0]),
+        p_value=float(result.p_value[0]),
+        rms_levels=float(result.amplitude.rms_levels[0]),
+        peak_to_peak_levels=float(result.amplitude.peak_to_peak_levels[0]),
+        score_verdict=result.verdict[0],
+        notes=result.notes[0],
+        offgrid=None
+        if peaks is None
+        else {
+            "frequency": [float(f) for f in peaks.frequency[0]],
+            "period": float(peaks.period[0]),
+            "original_period": int(peaks.original_period[0]),
+            "resize_factor": float(peaks.resize_factor[0]),
+            "resize_factor_if_aliased": float(peaks.resize_factor_if_aliased[0]),
+            "significance": float(peaks.significance[0]),
+            "peak_to_peak_levels": float(peaks.peak_to_peak[0] / value_range * 255.0),
+        },
     )
 
 
@@ -174,6 +240,7 @@ def score_files(
     period: int | str,
     workers: int = 1,
     on_result: Callable[[FileScore], None] | None = None,
+    **options: Any,
 ) -> list[FileScore]:
     """Score ``paths`` in order, ``workers`` at a time (threads: decoding and FFTs release
     the GIL); ``on_result`` sees each outcome as soon as it is known."""
@@ -181,10 +248,10 @@ def score_files(
     def outcomes() -> Iterator[FileScore]:
         if workers <= 1:
             for path in paths:
-                yield score_file(path, period)
+                yield score_file(path, period, **options)
             return
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            yield from pool.map(lambda path: score_file(path, period), paths)
+            yield from pool.map(lambda path: score_file(path, period, **options), paths)
 
     results = []
     for outcome in outcomes():
@@ -196,7 +263,7 @@ def score_files(
 
 def _summary(results: Sequence[FileScore]) -> dict[str, Any]:
     scored = [r.db for r in results if r.db is not None]
-    counts = {name: 0 for name in (CLEAN, *(name for _, name in reversed(VERDICTS)))}
+    counts = {name: 0 for name in VERDICT_NAMES}
     for r in results:
         if r.verdict is not None:
             counts[r.verdict] += 1
@@ -211,16 +278,20 @@ def _summary(results: Sequence[FileScore]) -> dict[str, Any]:
 def _csv_text(results: Sequence[FileScore]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["path", "height", "width", "channels", "period", "db", "verdict", "error"])
+    header = ["path", "height", "width", "channels", "period", "db", "verdict", "error"]
+    extra = ["significance", "peak_to_peak_levels", "rms_levels", "notes"]
+    writer.writerow(header + extra)
     for r in results:
         if r.error is not None:
-            writer.writerow([str(r.path), "", "", "", "", "", "", r.error])
+            writer.writerow([str(r.path), "", "", "", "", "", "", r.error, "", "", "", ""])
             continue
         assert r.shape is not None and r.db is not None
         period = "x".join(str(p) for p in r.period or ())
         channels, height, width = r.shape
         writer.writerow(
             [str(r.path), height, width, channels, period, f"{r.db:.2f}", r.verdict, ""]
+            + [f"{r.significance:.2f}", f"{r.peak_to_peak_levels:.3f}", f"{r.rms_levels:.3f}"]
+            + [r.notes]
         )
     return buffer.getvalue()
 
@@ -231,10 +302,11 @@ def _print_table(results: Sequence[FileScore], summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     rows = [r for r in results if r.db is not None]
+    offgrid = any(r.offgrid is not None for r in rows)
     name_width = max((len(str(r.path)) for r in rows), default=4)
     console = Console(
         file=sys.stdout,
-        width=None if sys.stdout.isatty() else max(80, name_width + 40),
+        width=None if sys.stdout.isatty() else max(80, name_width + 64 + 24 * offgrid),
         highlight=False,
     )
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
@@ -242,18 +314,33 @@ def _print_table(results: Sequence[FileScore], summary: dict[str, Any]) -> None:
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("period", justify="right")
     table.add_column("dB", justify="right")
-    table.add_column("verdict")
+    table.add_column("z", justify="right")
+    table.add_column("p-p", justify="right")
+    if offgrid:
+        table.add_column("off-grid", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     styles = {CLEAN: "green", "faint grid": "yellow", "grid": "bold red"}
     for r in rows:
         assert r.shape is not None and r.db is not None and r.verdict is not None
         channels, height, width = r.shape
-        table.add_row(
+        if r.kind == "audio":
+            size = f"{width}" + (" stereo" if channels == 2 else f" {channels}ch")
+        else:
+            size = f"{width}x{height}" + ("" if channels == 3 else " gray")
+        cells = [
             str(r.path),
-            f"{width}x{height}" + ("" if channels == 3 else " gray"),
+            size,
             "x".join(str(p) for p in r.period or ()),
             f"{r.db:.1f}",
-            f"[{styles[r.verdict]}]{r.verdict}[/]",
-        )
+            f"{r.significance:.1f}",
+            f"{r.peak_to_peak_levels:.2f}",
+        ]
+        if r.offgrid is not None:
+            peak = r.offgrid
+            cells.append(
+                f"{peak['period']:.3g}px x{peak['resize_factor']:.3g} z{peak['significance']:.0f}"
+            )
+        table.add_row(*cells, f"[{styles[r.verdict]}]{r.verdict}[/]")
     if rows:
         console.print(table)
     median = summary["median_db"]
@@ -271,6 +358,11 @@ def run(args: argparse.Namespace) -> int:
     period = parse_period(str(args.period))
     if args.workers < 1:
         raise CheckerscopeError(f"--workers must be at least 1, got {args.workers}")
+    if not args.visible > 0:
+        raise CheckerscopeError(
+            f"--visible must be a positive number of levels, got {args.visible}"
+        )
+    options = {"visible": args.visible, "offgrid": args.offgrid}
     paths = list(iter_image_paths(args.paths))
     if not paths:
         raise CheckerscopeError(f"no image files found in {' '.join(args.paths)}")
@@ -280,9 +372,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"checkerscope score: skipped {outcome.error}", file=sys.stderr, flush=True)
 
     if len(paths) >= _PROGRESS_FROM and sys.stderr.isatty():
-        results = _score_with_progress(paths, period, args.workers, report_failure)
+        results = _score_with_progress(paths, period, args.workers, report_failure, options)
     else:
-        results = score_files(paths, period, args.workers, report_failure)
+        results = score_files(paths, period, args.workers, report_failure, **options)
 
     summary = _summary(results)
     if args.csv:
@@ -293,7 +385,11 @@ def run(args: argparse.Namespace) -> int:
                 "period": period,
                 "files": [r.as_json() for r in results],
                 "summary": summary,
-                "thresholds_db": {name: bound for bound, name in VERDICTS},
+                "thresholds": {
+                    "significance_z": 2.326,
+                    "faint_grid_levels": args.visible,
+                    "grid_levels": 3.0 * args.visible,
+                },
             }
         )
     else:
@@ -320,6 +416,7 @@ def _score_with_progress(
     period: int | str,
     workers: int,
     report_failure: Callable[[FileScore], None],
+    options: dict[str, Any],
 ) -> list[FileScore]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -340,4 +437,4 @@ def _score_with_progress(
                 progress.console.print(f"checkerscope score: skipped {outcome.error}")
             progress.advance(task)
 
-        return score_files(paths, period, workers, on_result)
+        return score_files(paths, period, workers, on_result, **options)
