@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.figures import Figure, save_figure
 
 CLAIM = Claim(
@@ -111,7 +111,7 @@ def run(
             progress((i + 1) / len(STRIDES), f"stride {stride}")
 
     if matches == total and torch_agrees == total:
-        verdict = "agrees"
+        verdict: Verdict = "agrees"
     elif matches >= 0.9 * total:
         verdict = "partly"
     else:

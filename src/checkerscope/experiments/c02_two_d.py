@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.figures import heatmaps, save_figure
 
 CLAIM = Claim(
@@ -88,7 +88,7 @@ def run(
 
     base_ok = k3s2["1d"] == 2.0 and k3s2["2d"] == 4.0 and math.isclose(k3s2["torch_2d"], 4.0)
     if base_ok and not failures:
-        verdict = "agrees"
+        verdict: Verdict = "agrees"
     elif base_ok:
         verdict = "partly"
     else:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.figures import PALETTE, Figure, save_figure
 
 CLAIM = Claim(
@@ -128,7 +128,7 @@ def run(
     multi_scale = sum(len(m["frequencies"]) >= 2 for m in uneven)
     n = len(uneven)
     if period_ok == n and multi_scale == n and 2 * compound > n:
-        verdict = "agrees"
+        verdict: Verdict = "agrees"
     elif period_ok == n and multi_scale == n:
         verdict = "partly"
     else:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.figures import PALETTE, Figure, save_figure
 
 CLAIM = Claim(
@@ -135,7 +135,7 @@ def run(
     random_leaks = float(np.median([v for m in random_median.values() for v in m.values()]))
     leaks = bool(leaking_box) and random_leaks > 1.01
     if not increases and not not_removed and not not_reduced and leaks:
-        verdict = "agrees"
+        verdict: Verdict = "agrees"
     elif not increases and leaks:
         verdict = "partly"
     else:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.figures import bar_chart, heatmaps, sample_grid, save_figure
 
 CLAIM = Claim(
@@ -245,7 +245,7 @@ def run(
         present(both["s4only_db"]) and absent(last["s4only_db"]) and absent(resize["s4only_db"])
     )
     if period2_ok and period4_ok:
-        verdict = "agrees"
+        verdict: Verdict = "agrees"
     elif period2_ok:
         verdict = "partly"
     else:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.data import photo_patches
 from checkerscope.experiments.figures import (
     contrast_stretch,
@@ -197,7 +197,7 @@ def run(
     )
 
 
-def _verdict(excess: dict[str, float]) -> str:
+def _verdict(excess: dict[str, float]) -> Verdict:
     uneven_keeps = excess["deconv3"] >= 3.0
     even_learns_milder = 1.0 <= excess["deconv4"] <= excess["deconv3"]
     resize_clean = excess["resize"] < 1.0

@@ -14,15 +14,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.data import coloured_shapes, photo_patches
 from checkerscope.experiments.figures import line_chart, sample_grid, save_figure
 from checkerscope.experiments.training import checkpoint_steps, score_db
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CLAIM = Claim(
     id="C7",
@@ -101,9 +105,11 @@ def dcgan_init(module: torch.nn.Module) -> None:
         or hasattr(module, "weight")
         and (type(module).__name__.startswith(("ResizeConv", "SubPixelConv")))
     ):
-        torch.nn.init.normal_(module.weight, 0.0, 0.02)
-        if getattr(module, "bias", None) is not None:
-            torch.nn.init.zeros_(module.bias)
+        weight: torch.Tensor = module.weight  # type: ignore[assignment]
+        torch.nn.init.normal_(weight, 0.0, 0.02)
+        bias = getattr(module, "bias", None)
+        if isinstance(bias, torch.Tensor):
+            torch.nn.init.zeros_(bias)
     elif isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
         torch.nn.init.normal_(module.weight, 1.0, 0.02)
         torch.nn.init.zeros_(module.bias)
@@ -253,7 +259,7 @@ def run(
         for name in DATASETS
     }
     count = sum(holds.values())
-    verdict = "agrees" if count == len(DATASETS) else ("partly" if count else "disagrees")
+    verdict: Verdict = "agrees" if count == len(DATASETS) else ("partly" if count else "disagrees")
     summary = (
         f"After {config.steps} GAN steps the samples' excess checkerboard score over real "
         "images is "
@@ -288,7 +294,7 @@ def run(
     )
 
 
-def _curve_figure(steps: list[int], curves: dict) -> object:
+def _curve_figure(steps: list[int], curves: dict[str, Any]) -> Figure:
     series = {
         f"{name}, {LABELS[g]}": curves[name][g]["p2"] for name in DATASETS for g in GENERATORS
     }
@@ -304,7 +310,7 @@ def _curve_figure(steps: list[int], curves: dict) -> object:
     return fig
 
 
-def _sample_figure(name: str, real: torch.Tensor, runs: dict[str, GanRun]) -> object:
+def _sample_figure(name: str, real: torch.Tensor, runs: dict[str, GanRun]) -> Figure:
     shown = 6
     rows: dict[str, list[torch.Tensor]] = {"real": list(real[:shown])}
     for upsample, result in runs.items():

@@ -31,6 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from checkerscope.errors import CheckerscopeError
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.data import coloured_shapes, photo_patches
 from checkerscope.experiments.figures import bar_chart, sample_grid, save_figure
 from checkerscope.experiments.training import excess_db, train
@@ -76,7 +77,7 @@ NOTES = {
     "final_loss": "per variant: content and style parts of the loss at the last step",
 }
 
-VARIANTS: tuple[str, ...] = ("deconv", "resize")
+VARIANTS: tuple[Literal["deconv", "resize"], ...] = ("deconv", "resize")
 LABELS = {"deconv": "deconv k3 s2 (Johnson)", "resize": "NN resize-conv"}
 PERIODS: tuple[int, ...] = (2, 4)
 #: Pixels cut from each side before scoring: the network's zero padding leaves stripes
@@ -151,7 +152,8 @@ class RandomFeatures(nn.Module):
                     conv.weight.copy_(
                         torch.randn(conv.weight.shape, generator=generator) * (2 / fan_in) ** 0.5
                     )
-                    conv.bias.zero_()
+                    if conv.bias is not None:
+                        conv.bias.zero_()
             self.stages.append(nn.Sequential(convs[0], nn.ReLU(), convs[1], nn.ReLU()))
             channels = width
         self.requires_grad_(False)
@@ -287,8 +289,8 @@ def run(
                 )
                 / style_scale
             )
-            parts["content"] = float(content_loss.detach())
-            parts["style"] = float(style_loss.detach())
+            parts["content"] = float(content_loss)
+            parts["style"] = float(style_loss)
             return content_loss + config.style_weight * style_loss
 
         def report(fraction: float, done: int = done, variant: str = variant) -> None:
@@ -314,7 +316,7 @@ def run(
     final_excess = {v: max(excess[v].values()) for v in VARIANTS}
     deconv, resize = final_excess["deconv"], final_excess["resize"]
     if deconv >= 3.0 and resize < 1.0:
-        verdict = "agrees"
+        verdict: Verdict = "agrees"
     elif deconv >= resize + 3.0:
         verdict = "partly"
     else:

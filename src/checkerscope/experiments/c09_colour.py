@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.data import photo_patches, recolour
 from checkerscope.experiments.figures import PALETTE, Figure, line_chart, sample_grid, save_figure
 from checkerscope.experiments.training import (
@@ -196,7 +196,7 @@ def run(
     rho = correlations["deconv3"]
     farther_worse = by_distance["deconv3"][2] > by_distance["deconv3"][0]
     if rho >= 0.5 and farther_worse:
-        verdict = "agrees"
+        verdict: Verdict = "agrees"
     elif rho >= 0.2:
         verdict = "partly"
     else:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.data import downsample, photo_patches
 from checkerscope.experiments.figures import PALETTE, Figure, sample_grid, save_figure
 from checkerscope.experiments.training import (
@@ -178,7 +178,7 @@ def run(
     )
 
 
-def _verdict(hf_ratio: dict[str, float], psnr_db: dict[str, float]) -> str:
+def _verdict(hf_ratio: dict[str, float], psnr_db: dict[str, float]) -> Verdict:
     nearest, bilinear = hf_ratio["resize"], hf_ratio["bilinear"]
     if nearest <= bilinear:
         return "disagrees"

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.figures import bar_chart, sample_grid, save_figure
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,7 +76,7 @@ NOTES = {
 KERNEL = 5
 COMPARISON_KERNEL = 4
 
-VARIANTS: dict[str, dict[str, object]] = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "stride-2 first": {"first_stride": 2, "blurpool": False},
     "regular first": {"first_stride": 1, "blurpool": False},
     "BlurPool": {"first_stride": 2, "blurpool": True},
@@ -105,8 +105,8 @@ def input_gradients(model: torch.nn.Module, inputs: np.ndarray, device: str) -> 
     import torch
 
     x = torch.from_numpy(inputs).to(device).requires_grad_(True)
-    model(x).sum().backward()
-    return x.grad.detach().double().cpu().numpy()
+    (grad,) = torch.autograd.grad(model(x).sum(), x)
+    return grad.detach().double().cpu().numpy()
 
 
 def run(
@@ -166,7 +166,7 @@ def run(
     gap_regular, gap_blur = strided - regular, strided - blur
     a, b, c = strided >= 6.0, gap_regular >= 6.0, gap_blur >= 3.0
     if a and b and c:
-        verdict = "agrees"
+        verdict: Verdict = "agrees"
     elif a and (b or c):
         verdict = "partly"
     else:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.figures import PALETTE, Figure, sample_grid, save_figure
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,9 +118,9 @@ def radial_profile(gradient: np.ndarray, bands: int = 46) -> np.ndarray:
         x = x[None]
     power = (np.abs(np.fft.fft2(x - x.mean(axis=(-2, -1), keepdims=True))) ** 2).sum(0)
     index = np.minimum((_radius(*power.shape) * 64).astype(int), bands - 1)
-    profile = np.bincount(index.ravel(), weights=power.ravel(), minlength=bands)
+    sums = np.bincount(index.ravel(), weights=power.ravel(), minlength=bands)
     counts = np.bincount(index.ravel(), minlength=bands)
-    profile = profile / np.maximum(counts, 1)
+    profile = sums / np.maximum(counts, 1)
     return profile / max(profile.sum(), 1e-300)
 
 
@@ -154,8 +154,9 @@ def run(
             network = build_network(kind).to(device)
             x = inputs.clone().requires_grad_(True)
             channel = model_seed % 64
-            network(x)[:, channel].mean(dim=(-2, -1)).sum().backward()
-            gradients = x.grad.detach().double().cpu().numpy()
+            objective = network(x)[:, channel].mean(dim=(-2, -1)).sum()
+            (grad,) = torch.autograd.grad(objective, x)
+            gradients = grad.detach().double().cpu().numpy()
             # A channel that no input activates (dead ReLU) has an all-zero gradient:
             # no signal to judge, so it is left out and counted.
             alive = np.abs(gradients).reshape(n_inputs, -1).max(axis=1) > 0
@@ -177,7 +178,7 @@ def run(
     ratio = hf_median["max pooling"] / max(hf_median["avg pooling"], 1e-12)
     gap = org_median["strided conv"] - org_median["max pooling"]
     a, b = ratio >= 1.5, gap >= 3.0
-    verdict = "agrees" if a and b else ("partly" if a or b else "disagrees")
+    verdict: Verdict = "agrees" if a and b else ("partly" if a or b else "disagrees")
     summary = (
         f"High-frequency share of the gradient energy (>= {HF_CUTOFF} cycle/px, harmonics "
         f"left out): max pooling {hf_median['max pooling']:.2f}, avg pooling "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from checkerscope.experiments.base import Claim, ClaimResult, Progress
+from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.figures import bar_chart, sample_grid, save_figure
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -147,7 +147,7 @@ def run(
     fixed_p4, jitter_p4 = median("fixed_p4_db"), median("jitter_p4_db")
     reduction = fixed_p2 - jitter_p2
     if fixed_p2 >= 6.0 and reduction >= 3.0:
-        verdict = "agrees"
+        verdict: Verdict = "agrees"
     elif reduction > 0.0:
         verdict = "partly"
     else:

@@ -232,7 +232,7 @@ def _random_shape_mask(
         sides.append((x1 - x0) * (ys - y0) - (y1 - y0) * (xs - x0))
     stacked = np.stack(sides)
     # Inside a triangle the three edge functions share a sign, whichever the winding.
-    return (stacked >= 0).all(axis=0) | (stacked <= 0).all(axis=0)
+    return np.asarray((stacked >= 0).all(axis=0) | (stacked <= 0).all(axis=0))
 
 
 def downsample(images: torch.Tensor, factor: int) -> torch.Tensor:

@@ -244,7 +244,7 @@ def psnr(outputs: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
     return (10.0 * torch.log10(1.0 / error.clamp_min(1e-12))).numpy()
 
 
-def rank_correlation(a: Sequence[float], b: Sequence[float]) -> float:
+def rank_correlation(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Spearman's rank correlation of two equally long sequences (ties get mean ranks).
 
     Examples:

@@ -147,7 +147,9 @@ def _slug(text: str) -> str:
 
 @cache
 def _asset(name: str) -> str:
-    return resources.files("checkerscope.report").joinpath("assets", name).read_text("utf-8")
+    return (
+        resources.files("checkerscope.report").joinpath("assets").joinpath(name).read_text("utf-8")
+    )
 
 
 def page_css() -> str:
