@@ -283,14 +283,16 @@ def run(
                 target = _as_list(loss_net(images))[middle]
             content_loss = F.mse_loss(out_features[middle], target) / content_scale
             style_loss = (
-                sum(
-                    (gram(f) - g.expand_as(gram(f))).square().mean()
-                    for f, g in zip(out_features, style_grams, strict=True)
-                )
+                torch.stack(
+                    [
+                        (gram(f) - g.expand_as(gram(f))).square().mean()
+                        for f, g in zip(out_features, style_grams, strict=True)
+                    ]
+                ).sum()
                 / style_scale
             )
-            parts["content"] = float(content_loss)
-            parts["style"] = float(style_loss)
+            parts["content"] = float(content_loss.detach())
+            parts["style"] = float(style_loss.detach())
             return content_loss + config.style_weight * style_loss
 
         def report(fraction: float, done: int = done, variant: str = variant) -> None:
