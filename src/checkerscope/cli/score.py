@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,16 +24,36 @@ from typing import Any
 
 import numpy as np
 
-from checkerscope.cli._common import print_json, write_atomic
+from checkerscope._files import display_name
+from checkerscope.cli._common import OutputPath, check_outputs, print_json, write_atomic
 from checkerscope.errors import CheckerscopeError
+from checkerscope.imageio import DEFAULT_MAX_PIXELS
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
 #: (lower bound in dB, verdict), highest first.
 VERDICTS: tuple[tuple[float, str], ...] = ((20.0, "grid"), (10.0, "faint grid"))
 CLEAN = "clean"
-# Draw a progress bar from this many files on (and only on a terminal).
+#: The CSV's columns, in order (an existing file starting with them may be replaced).
+CSV_COLUMNS: tuple[str, ...] = (
+    "path",
+    "height",
+    "width",
+    "channels",
+    "period",
+    "db",
+    "verdict",
+    "error",
+)
+# Draw a progress bar from this many files on (in a log, lines appear after 15 s anyway).
 _PROGRESS_FROM = 20
+# Files read one after another and scored together when their shapes agree (one transform
+# call for several small images costs less than one call each; the scores are identical).
+_CHUNK = 4
+# Images with more values than this are scored on their own, as soon as they are read.
+_BATCH_MAX_VALUES = 1 << 20
+# A CSV cell starting with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "|")
 
 EXAMPLES = """\
 examples:
@@ -44,7 +65,8 @@ examples:
 
 verdicts: clean < 10 dB <= faint grid < 20 dB <= grid
 exit status: 0 at least one file scored (and no --fail-above hit), 1 a file scored above
---fail-above, 2 nothing could be scored (broken files are listed on stderr)
+--fail-above, 2 nothing could be scored (broken files are listed on stderr) or bad options,
+130 interrupted (the files scored so far are still printed and written to --csv)
 """
 
 
@@ -82,10 +104,24 @@ def register(subparsers: Any) -> None:
         help="grid period in pixels (2, 4, 8, ...) or 'auto' to pick 2, 4, 8 or 16 per file "
         "(default 2)",
     )
-    p.add_argument("--csv", metavar="FILE", help="also write the table as CSV (atomically)")
+    p.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="also write the table as CSV (atomically; never over an input or a file that is "
+        "not an earlier score CSV, unless --force)",
+    )
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
     p.add_argument(
         "--workers", type=int, default=1, metavar="N", help="files read and scored in parallel"
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help="skip images with more pixels than N, before decoding them (default "
+        f"{DEFAULT_MAX_PIXELS:,}, Pillow's bomb limit; a worker needs about 3 x 4 bytes "
+        "per pixel and channel)",
     )
     p.add_argument(
         "--fail-above",
@@ -111,7 +147,14 @@ class FileScore:
     def verdict(self) -> str | None:
         return None if self.db is None else verdict(self.db)
 
+    @property
+    def name(self) -> str:
+        """The file name as one printable line (for the terminal and messages)."""
+        return display_name(self.path)
+
     def as_json(self) -> dict[str, Any]:
+        """The JSON record; ``path`` is the name the OS gave (``os.fsencode`` gets the bytes
+        back from undecodable names)."""
         if self.error is not None:
             return {"path": str(self.path), "error": self.error}
         assert self.shape is not None
@@ -126,6 +169,34 @@ class FileScore:
             "channel_db": list(self.channel_db),
             "verdict": self.verdict,
         }
+
+    def csv_row(self) -> list[str]:
+        """The CSV cells, text cells neutralised against formula injection."""
+        if self.error is not None:
+            return [csv_cell(str(self.path)), "", "", "", "", "", "", csv_cell(self.error)]
+        assert self.shape is not None and self.db is not None and self.verdict is not None
+        channels, height, width = self.shape
+        period = "x".join(str(p) for p in self.period or ())
+        return [
+            csv_cell(str(self.path)),
+            str(height),
+            str(width),
+            str(channels),
+            period,
+            f"{self.db:.2f}",
+            self.verdict,
+            "",
+        ]
+
+
+def csv_cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a ``'``.
+
+    Examples:
+        >>> csv_cell("=cmd|' /C calc'!A0.png"), csv_cell("-1.png"), csv_cell("a.png")
+        ("'=cmd|' /C calc'!A0.png", "'-1.png", 'a.png')
+    """
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
 def parse_period(text: str) -> int | str:
@@ -142,31 +213,95 @@ def parse_period(text: str) -> int | str:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 2:
-        raise CheckerscopeError(f"--period must be an integer >= 2 or 'auto', got {text!r}")
+    if not 2 <= value <= 1 << 16:
+        raise CheckerscopeError(
+            f"--period must be an integer from 2 to 65536 or 'auto', got {text!r}"
+        )
     return value
 
 
-def score_file(path: Path, period: int | str) -> FileScore:
-    """Load and score one file; errors become a :class:`FileScore` with ``error`` set."""
-    from checkerscope.imageio import load_image
-    from checkerscope.metrics import checkerboard_score
-
-    try:
-        image = load_image(path)
-        result = checkerboard_score(image, period=period)
-    except CheckerscopeError as exc:
+def _failure(path: Path, exc: BaseException) -> FileScore:
+    """The outcome of a file that could not be read or scored; never raises."""
+    name = display_name(path)
+    if isinstance(exc, CheckerscopeError):
         message = str(exc)
-        if not message.startswith(str(path)):
-            message = f"{path}: {message}"
-        return FileScore(path=path, error=message)
+        if not message.startswith(name):
+            message = f"{name}: {message}"
+        if "(max_pixels)" in message:
+            message = message.replace("(max_pixels)", "(--max-pixels)")
+    elif isinstance(exc, MemoryError):
+        message = f"{name}: not enough memory to read and score it"
+    else:
+        from checkerscope.cli._usercode import one_line
+
+        message = f"{name}: failed ({one_line(exc)})"
+    return FileScore(path=path, error=message)
+
+
+def _scored(path: Path, image: np.ndarray, result: Any, index: int = 0) -> FileScore:
     return FileScore(
         path=path,
         shape=(int(image.shape[0]), int(image.shape[1]), int(image.shape[2])),
         period=tuple(int(p) for p in result.period),
-        db=float(result.db[0]),
-        channel_db=tuple(float(v) for v in result.channel_db[0]),
+        db=float(result.db[index]),
+        channel_db=tuple(float(v) for v in result.channel_db[index]),
     )
+
+
+def score_file(
+    path: Path, period: int | str, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> FileScore:
+    """Load and score one file; any failure becomes a :class:`FileScore` with ``error``."""
+    from checkerscope.imageio import load_image
+    from checkerscope.metrics import checkerboard_score
+
+    try:
+        image = load_image(path, max_pixels=max_pixels)
+        return _scored(path, image, checkerboard_score(image, period=period))
+    except Exception as exc:  # one file's failure never ends the run
+        return _failure(path, exc)
+
+
+def _score_chunk(
+    paths: Sequence[Path], period: int | str, max_pixels: int | None
+) -> list[FileScore]:
+    """Score a few files, small ones of the same shape in one call (same numbers)."""
+    from checkerscope.imageio import load_image
+    from checkerscope.metrics import checkerboard_score
+
+    if period == "auto" or len(paths) == 1:  # "auto" picks one period per call
+        return [score_file(path, period, max_pixels) for path in paths]
+    outcomes: list[FileScore | None] = [None] * len(paths)
+    waiting: dict[tuple[Any, ...], list[tuple[int, np.ndarray]]] = {}
+    for index, path in enumerate(paths):
+        try:
+            image = load_image(path, max_pixels=max_pixels)
+        except Exception as exc:
+            outcomes[index] = _failure(path, exc)
+            continue
+        if image.size > _BATCH_MAX_VALUES:
+            try:
+                outcomes[index] = _scored(path, image, checkerboard_score(image, period=period))
+            except Exception as exc:
+                outcomes[index] = _failure(path, exc)
+            del image
+            continue
+        waiting.setdefault((image.shape, image.dtype.str), []).append((index, image))
+    for group in waiting.values():
+        try:
+            result = checkerboard_score(np.stack([image for _, image in group]), period=period)
+        except Exception:  # one bad image in the batch: score each on its own
+            for index, image in group:
+                try:
+                    outcomes[index] = _scored(
+                        paths[index], image, checkerboard_score(image, period=period)
+                    )
+                except Exception as exc:
+                    outcomes[index] = _failure(paths[index], exc)
+            continue
+        for position, (index, image) in enumerate(group):
+            outcomes[index] = _scored(paths[index], image, result, position)
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def score_files(
@@ -174,23 +309,34 @@ def score_files(
     period: int | str,
     workers: int = 1,
     on_result: Callable[[FileScore], None] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> list[FileScore]:
-    """Score ``paths`` in order, ``workers`` at a time (threads: decoding and FFTs release
-    the GIL); ``on_result`` sees each outcome as soon as it is known."""
+    """Score ``paths`` in order, ``workers`` chunks at a time (threads: decoding and FFTs
+    release the GIL); ``on_result`` sees each outcome as soon as it is known.
 
-    def outcomes() -> Iterator[FileScore]:
+    On ``KeyboardInterrupt`` the outcomes so far are kept: the exception carries them as
+    ``exc.partial_results``.
+    """
+    chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+
+    def outcomes() -> Iterator[list[FileScore]]:
         if workers <= 1:
-            for path in paths:
-                yield score_file(path, period)
+            for chunk in chunks:
+                yield _score_chunk(chunk, period, max_pixels)
             return
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            yield from pool.map(lambda path: score_file(path, period), paths)
+            yield from pool.map(lambda chunk: _score_chunk(chunk, period, max_pixels), chunks)
 
-    results = []
-    for outcome in outcomes():
-        if on_result is not None:
-            on_result(outcome)
-        results.append(outcome)
+    results: list[FileScore] = []
+    try:
+        for chunk_outcomes in outcomes():
+            for outcome in chunk_outcomes:
+                if on_result is not None:
+                    on_result(outcome)
+                results.append(outcome)
+    except KeyboardInterrupt as exc:
+        exc.partial_results = results  # type: ignore[attr-defined]
+        raise
     return results
 
 
@@ -208,34 +354,42 @@ def _summary(results: Sequence[FileScore]) -> dict[str, Any]:
     }
 
 
-def _csv_text(results: Sequence[FileScore]) -> str:
+def _csv_bytes(results: Sequence[FileScore]) -> bytes:
+    """The CSV, UTF-8; bytes of names that are not valid UTF-8 are written as they are."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["path", "height", "width", "channels", "period", "db", "verdict", "error"])
+    writer.writerow(CSV_COLUMNS)
     for r in results:
-        if r.error is not None:
-            writer.writerow([str(r.path), "", "", "", "", "", "", r.error])
-            continue
-        assert r.shape is not None and r.db is not None
-        period = "x".join(str(p) for p in r.period or ())
-        channels, height, width = r.shape
-        writer.writerow(
-            [str(r.path), height, width, channels, period, f"{r.db:.2f}", r.verdict, ""]
-        )
-    return buffer.getvalue()
+        writer.writerow(r.csv_row())
+    return buffer.getvalue().encode("utf-8", "surrogateescape")
+
+
+def is_score_csv(path: Path) -> bool:
+    """Whether ``path`` is a CSV an earlier ``checkerscope score --csv`` wrote."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(4096)
+    except OSError:
+        return False
+    return first.rstrip(b"\r\n").split(b",")[: len(CSV_COLUMNS)] == [
+        c.encode() for c in CSV_COLUMNS
+    ]
 
 
 def _print_table(results: Sequence[FileScore], summary: dict[str, Any]) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     rows = [r for r in results if r.db is not None]
-    name_width = max((len(str(r.path)) for r in rows), default=4)
+    name_width = max((len(r.name) for r in rows), default=4)
     console = Console(
         file=sys.stdout,
         width=None if sys.stdout.isatty() else max(80, name_width + 40),
         highlight=False,
+        markup=False,
+        emoji=False,
     )
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("file", no_wrap=True)
@@ -248,56 +402,76 @@ def _print_table(results: Sequence[FileScore], summary: dict[str, Any]) -> None:
         assert r.shape is not None and r.db is not None and r.verdict is not None
         channels, height, width = r.shape
         table.add_row(
-            str(r.path),
+            Text(r.name),  # plain text: markup in a file name is not interpreted
             f"{width}x{height}" + ("" if channels == 3 else " gray"),
             "x".join(str(p) for p in r.period or ()),
             f"{r.db:.1f}",
-            f"[{styles[r.verdict]}]{r.verdict}[/]",
+            Text(r.verdict, style=styles[r.verdict]),
         )
     if rows:
         console.print(table)
+    console.print(_summary_line(summary))
+
+
+def _summary_line(summary: dict[str, Any]) -> str:
     median = summary["median_db"]
     verdicts = ", ".join(f"{n} {name}" for name, n in summary["verdicts"].items() if n)
-    console.print(
+    return (
         f"scored {summary['scored']}, failed {summary['failed']}"
         + (f"; median {median:.1f} dB" if median is not None else "")
         + (f"; {verdicts}" if verdicts else "")
     )
 
 
+def _check_options(args: argparse.Namespace) -> int | str:
+    period = parse_period(str(args.period))
+    if args.workers < 1 or args.workers > 256:
+        raise CheckerscopeError(f"--workers must be between 1 and 256, got {args.workers}")
+    if args.max_pixels < 1:
+        raise CheckerscopeError(f"--max-pixels must be at least 1, got {args.max_pixels}")
+    if args.fail_above is not None and not math.isfinite(args.fail_above):
+        raise CheckerscopeError(
+            f"--fail-above must be a finite number of dB, got {args.fail_above}"
+        )
+    return period
+
+
 def run(args: argparse.Namespace) -> int:
     from checkerscope.imageio import iter_image_paths
 
-    period = parse_period(str(args.period))
-    if args.workers < 1:
-        raise CheckerscopeError(f"--workers must be at least 1, got {args.workers}")
+    period = _check_options(args)
     paths = list(iter_image_paths(args.paths))
     if not paths:
-        raise CheckerscopeError(f"no image files found in {' '.join(args.paths)}")
-
-    def report_failure(outcome: FileScore) -> None:
-        if outcome.error is not None:
-            print(f"checkerscope score: skipped {outcome.error}", file=sys.stderr, flush=True)
-
-    if len(paths) >= _PROGRESS_FROM and sys.stderr.isatty():
-        results = _score_with_progress(paths, period, args.workers, report_failure)
-    else:
-        results = score_files(paths, period, args.workers, report_failure)
+        shown = " ".join(display_name(p) for p in args.paths)
+        raise CheckerscopeError(f"no image files found in {shown}")
+    check_outputs(
+        [OutputPath("--csv", args.csv, "score CSV", is_score_csv)],
+        inputs=paths,
+        force=args.force,
+    )
+    results, interrupted = _score_with_progress(paths, period, args.workers, args.max_pixels)
 
     summary = _summary(results)
     if args.csv:
-        write_atomic(args.csv, _csv_text(results))
+        write_atomic(args.csv, _csv_bytes(results))
     if args.json:
-        print_json(
-            {
-                "period": period,
-                "files": [r.as_json() for r in results],
-                "summary": summary,
-                "thresholds_db": {name: bound for bound, name in VERDICTS},
-            }
-        )
+        document: dict[str, Any] = {
+            "period": period,
+            "files": [r.as_json() for r in results],
+            "summary": summary,
+            "thresholds_db": {name: bound for bound, name in VERDICTS},
+        }
+        if interrupted:
+            document["complete"] = False
+        print_json(document)
     else:
         _print_table(results, summary)
+    if interrupted:
+        print(
+            f"checkerscope score: interrupted after {len(results)} of {len(paths)} file(s)",
+            file=sys.stderr,
+        )
+        return 130
     if summary["scored"] == 0:
         print(
             f"checkerscope score: error: none of the {len(paths)} file(s) could be scored",
@@ -315,29 +489,59 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _reuse_freed_memory() -> None:
+    """Ask glibc to keep freed buffers for reuse instead of handing them back to the OS.
+
+    Each image needs a few buffers of its own size; by default glibc returns blocks over
+    128 KiB to the kernel when they are freed, and the next image pays a page fault per
+    4 KiB page to get them back (about 400 faults per 256x256 RGB image, a large share of
+    the time on a virtual machine). Buffers up to 32 MiB now come from the heap, which is
+    trimmed only past 256 MiB of free memory. No effect elsewhere than on glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if sys.platform != "linux" or name is None:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _score_with_progress(
-    paths: Sequence[Path],
-    period: int | str,
-    workers: int,
-    report_failure: Callable[[FileScore], None],
-) -> list[FileScore]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    paths: Sequence[Path], period: int | str, workers: int, max_pixels: int
+) -> tuple[list[FileScore], bool]:
+    """Score with progress on stderr; ``(results, interrupted)``."""
+    import warnings
 
-    console = Console(stderr=True)
-    with Progress(
-        "scoring",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("score", total=len(paths))
+    from PIL import Image
 
-        def on_result(outcome: FileScore) -> None:
-            if outcome.error is not None:
-                progress.console.print(f"checkerscope score: skipped {outcome.error}")
-            progress.advance(task)
+    from checkerscope._progress import Progress
 
-        return score_files(paths, period, workers, on_result)
+    _reuse_freed_memory()
+    bomb_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # --max-pixels is the limit, checked before decoding
+    progress = Progress(
+        "checkerscope score",
+        total=len(paths),
+        unit="files",
+        terminal=None if len(paths) >= _PROGRESS_FROM else False,
+    )
+
+    def on_result(outcome: FileScore) -> None:
+        if outcome.error is not None:
+            progress.log(f"checkerscope score: skipped {outcome.error}")
+        progress.advance()
+
+    try:
+        with warnings.catch_warnings(), progress:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return score_files(paths, period, workers, on_result, max_pixels), False
+    except KeyboardInterrupt as exc:
+        return list(getattr(exc, "partial_results", [])), True
+    finally:
+        Image.MAX_IMAGE_PIXELS = bomb_limit
