@@ -145,12 +145,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("score", "reproduce"))
     parser.add_argument("--files", type=int, default=2000, help="PNGs for score (2000)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds (score 3, reproduce 1)")
+    parser.add_argument("--rounds", type=int, help="rounds (default: score 3, reproduce 1)")
     parser.add_argument("--only", help="claims for reproduce (default all 13)")
     parser.add_argument(
         "--default-threads", action="store_true", help="run the commands without OMP_NUM_THREADS"
     )
     args = parser.parse_args()
+    if args.rounds is None:
+        args.rounds = 3 if args.what == "score" else 1
     env = dict(os.environ)
     if args.default_threads:
         env.pop("OMP_NUM_THREADS", None)

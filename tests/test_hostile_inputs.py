@@ -434,6 +434,15 @@ def test_a_failing_rerun_keeps_the_result_it_replaces(tmp_path: Path, monkeypatc
     assert entry["verdict"] == "error" and entry["previous"]["verdict"] == "agrees"
 
 
+def test_check_judges_the_claims_this_run_ran(tmp_path: Path, monkeypatch, capsys) -> None:
+    fakes = {"C1": fake_claim_module("C1", "raise"), "C2": fake_claim_module("C2")}
+    monkeypatch.setattr(runner, "load_claim_module", lambda claim_id: fakes[claim_id])
+    assert cli(capsys, "reproduce", "--only", "C1", "--out", tmp_path, "--check")[0] == 1
+    assert cli(capsys, "reproduce", "--only", "C2", "--out", tmp_path, "--check")[0] == 0
+    verdicts = [c["verdict"] for c in json.loads((tmp_path / "claims.json").read_text())["claims"]]
+    assert verdicts == ["error", "agrees"]  # the earlier failure is kept, not judged again
+
+
 def test_seed_out_of_range_names_the_flag(tmp_path: Path, capsys) -> None:
     code, _, err = cli(capsys, "reproduce", "--seed", "9" * 25, "--out", tmp_path / "x")
     assert code == 2

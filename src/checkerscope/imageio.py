@@ -92,22 +92,28 @@ def load_image(
         CheckerscopeError: the file is missing, empty, not a regular file, truncated,
             corrupt, not an image, or over ``max_pixels``.
     """
+    path = Path(path)
+    try:
+        return _load(path, max_pixels)
+    except CheckerscopeError as exc:  # the name is only worked out for a message
+        raise CheckerscopeError(f"{display_name(path)}: {exc}") from None
+
+
+def _load(path: Path, max_pixels: int | None) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
-    path = Path(path)
-    name = display_name(path)
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise CheckerscopeError(f"{name}: no such file") from None
+        raise CheckerscopeError("no such file") from None
     except OSError as exc:
-        raise CheckerscopeError(f"{name}: cannot read ({exc.strerror or exc})") from None
+        raise CheckerscopeError(f"cannot read ({exc.strerror or exc})") from None
     if stat.S_ISDIR(info.st_mode):
-        raise CheckerscopeError(f"{name}: is a folder, not an image")
+        raise CheckerscopeError("is a folder, not an image")
     if not stat.S_ISREG(info.st_mode):
-        raise CheckerscopeError(f"{name}: not a regular file (a pipe, socket or device)")
+        raise CheckerscopeError("not a regular file (a pipe, socket or device)")
     if info.st_size == 0:
-        raise CheckerscopeError(f"{name}: empty file")
+        raise CheckerscopeError("empty file")
     try:
         with Image.open(path) as image:
             width, height = image.size
@@ -119,20 +125,18 @@ def load_image(
             image.load()
             array = _pixels(image)
     except UnidentifiedImageError:
-        raise CheckerscopeError(f"{name}: not an image (Pillow cannot identify it)") from None
-    except CheckerscopeError as exc:
-        raise CheckerscopeError(f"{name}: {exc}") from None
+        raise CheckerscopeError("not an image (Pillow cannot identify it)") from None
+    except CheckerscopeError:
+        raise
     except Image.DecompressionBombError as exc:
-        raise CheckerscopeError(f"{name}: too large to decode safely ({exc})") from None
+        raise CheckerscopeError(f"too large to decode safely ({exc})") from None
     except MemoryError:
-        raise CheckerscopeError(f"{name}: not enough memory to decode it") from None
+        raise CheckerscopeError("not enough memory to decode it") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise CheckerscopeError(f"{name}: truncated or corrupt image ({reason})") from None
+        raise CheckerscopeError(f"truncated or corrupt image ({reason})") from None
     if array.shape[-1] == 0 or array.shape[-2] == 0:
-        raise CheckerscopeError(
-            f"{name}: image has no pixels ({array.shape[-2]}x{array.shape[-1]})"
-        )
+        raise CheckerscopeError(f"image has no pixels ({array.shape[-2]}x{array.shape[-1]})")
     return array
 
 

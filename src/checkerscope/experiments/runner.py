@@ -115,10 +115,13 @@ class RunRecord:
         """Why ``--check`` fails: one line per claim that should agree and does not.
 
         A claim in ``must_agree`` fails unless its verdict is "agrees"; any claim that
-        raised or has no module fails too (a check cannot pass on missing evidence).
+        raised or has no module fails too (a check cannot pass on missing evidence). Only
+        the claims this run ran are judged, not those an earlier run left in the folder.
         """
         problems = []
         for entry in self.claims:
+            if self.ran and entry["id"] not in self.ran:
+                continue
             verdict = entry["verdict"]
             if verdict in (ERROR, NOT_RUN):
                 problems.append(f"{entry['id']}: {verdict}: {entry.get('summary', '')}")
