@@ -428,10 +428,19 @@ def test_a_failing_rerun_keeps_the_result_it_replaces(tmp_path: Path, monkeypatc
     fakes = {"C1": fake_claim_module("C1")}
     monkeypatch.setattr(runner, "load_claim_module", lambda claim_id: fakes[claim_id])
     assert cli(capsys, "reproduce", "--only", "C1", "--out", tmp_path)[0] == 0
-    fakes["C1"] = fake_claim_module("C1", "raise")
+    figure = digest(tmp_path / "figures")
+    failing = fake_claim_module("C1", "raise")
+
+    def writes_then_raises(quick, seed, device="cpu", *, out_dir, progress=None):
+        (Path(out_dir) / "fake_c1.png").write_bytes(b"half a figure")
+        raise RuntimeError("broke after writing a figure")
+
+    failing.run = writes_then_raises
+    fakes["C1"] = failing
     assert cli(capsys, "reproduce", "--only", "C1", "--out", tmp_path)[0] == 1
     (entry,) = json.loads((tmp_path / "claims.json").read_text())["claims"]
     assert entry["verdict"] == "error" and entry["previous"]["verdict"] == "agrees"
+    assert digest(tmp_path / "figures") == figure  # the kept result's figure is intact
 
 
 def test_check_judges_the_claims_this_run_ran(tmp_path: Path, monkeypatch, capsys) -> None:

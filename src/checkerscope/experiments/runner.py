@@ -253,7 +253,8 @@ def run_claims(
                     reporter=reporter,
                     module=(modules or {}).get(claim_id),
                 )
-                entry["figures"] = _publish_figures(entry["figures"], staging, figures_dir)
+                if entry["verdict"] not in (ERROR, NOT_RUN):  # a failure's files are dropped
+                    entry["figures"] = _publish_figures(entry["figures"], staging, figures_dir)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
             entry.update(quick=bool(quick), device=device)
