@@ -2,7 +2,7 @@
 
 The JSON document::
 
-    {"version", "created", "quick", "seed", "device", "torch", "numpy", "python",
+    {"version", "created", "quick", "seed", "device", "threads", "torch", "numpy", "python",
      "checkerscope", "total_runtime_s", "complete",
      "claims": [{"id", "title", "article", "method", "rule", "verdict", "summary",
                  "numbers", "figures", "runtime_s", "seed", ...}, ...]}
@@ -130,6 +130,8 @@ def build_document(*, quick: bool, seed: int, device: str) -> dict[str, Any]:
         "quick": bool(quick),
         "seed": int(seed),
         "device": device,
+        # training results depend on the reduction order, so on the intra-op thread count
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),

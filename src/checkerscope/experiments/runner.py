@@ -257,7 +257,7 @@ def run_claims(
                     entry["figures"] = _publish_figures(entry["figures"], staging, figures_dir)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-            entry.update(quick=bool(quick), device=device)
+            entry.update(quick=bool(quick), device=device, threads=torch.get_num_threads())
             previous = entries.get(claim_id)
             if entry["verdict"] in (ERROR, NOT_RUN) and previous is not None:
                 # nothing is lost: the result this failure replaces stays inside it
