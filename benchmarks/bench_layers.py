@@ -162,10 +162,10 @@ def run_all_layers(repeats: int, device: torch.device) -> list[Variant]:
         ),
         Variant("ResizeConv2d bilinear", ResizeConv2d(cin, cout, mode="bilinear", device=device)),
         Variant("SubPixelConv2d k3", SubPixelConv2d(cin, cout, device=device)),
-        Variant("FilteredDeconv2d k4 hold", FilteredDeconv2d(cin, cout, device=device)),
+        Variant("FilteredDeconv2d k4 hold", FilteredDeconv2d(cin, cout, padding=1, device=device)),
         Variant(
             "FilteredDeconv2d k4 binomial4",
-            FilteredDeconv2d(cin, cout, filter="binomial4", device=device),
+            FilteredDeconv2d(cin, cout, padding=1, smoothing="binomial4", device=device),
         ),
         Variant("BilinearAdditiveUpsample2d", BilinearAdditiveUpsample2d(cin, cout)),
         Variant(

@@ -50,7 +50,8 @@ def export(name: str, folder: Path) -> Path:
 def test_onnx_export_gets_the_torch_verdicts(name: str, tmp_path: Path) -> None:
     entry = zoo.MODELS[name]
     torch_report = cs.audit(entry.build(), entry.example_input(), probe=False)
-    onnx_report = cs.audit_onnx(export(name, tmp_path))
+    path = export(name, tmp_path)
+    onnx_report = cs.audit_onnx(path, probe=False)
     assert onnx_report.source == "onnx" and onnx_report.init_score is None
     mine = [(layer.verdict, layer.period, layer.direction) for layer in onnx_report.layers]
     theirs = [(layer.verdict, layer.period, layer.direction) for layer in torch_report.layers]
@@ -59,6 +60,34 @@ def test_onnx_export_gets_the_torch_verdicts(name: str, tmp_path: Path) -> None:
     assert onnx_report.kind == torch_report.kind
     assert onnx_report.structural_artifacts == torch_report.structural_artifacts
     assert onnx_report.overlap.period == torch_report.overlap.period
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in DYNAMO else n for n in sorted(zoo.MODELS)],
+)
+def test_onnx_audit_with_onnxruntime_reaches_the_torch_verdict(name: str, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    entry = zoo.MODELS[name]
+    torch.manual_seed(0)
+    model = entry.build().eval()
+    path = tmp_path / f"{name}.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(model, (entry.example_input(),), str(path), dynamo=name in DYNAMO)
+        except Exception as exc:  # pragma: no cover - depends on the installed exporter
+            pytest.skip(f"torch.onnx.export cannot export {name}: {type(exc).__name__}")
+    torch_report = cs.audit(model, entry.example_input(), seeds=2)
+    onnx_report = cs.audit_onnx(path, seeds=2)
+    assert onnx_report.verdict == torch_report.verdict
+    if onnx_report.kind != "downsampler":
+        # the same weights on the same random inputs: the same scores
+        assert onnx_report.given_score is not None and torch_report.given_score is not None
+        assert onnx_report.given_score.period in torch_report.given_score.db_by_period
+        assert onnx_report.given_score.median_db == pytest.approx(
+            torch_report.given_score.db_by_period[onnx_report.given_score.period], abs=3.0
+        )
 
 
 def test_onnx_report_renders(tmp_path: Path) -> None:

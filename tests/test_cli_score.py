@@ -68,13 +68,16 @@ def test_scores_in_the_table_match_the_api(mixed_folder: Path, capsys) -> None:
     main(["score", str(mixed_folder / "nested" / "grid.png"), str(mixed_folder / "clean.png")])
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if ".png" in line}
-    grid_db = float(
-        checkerboard_score(
-            np.asarray(Image.open(mixed_folder / "nested/grid.png")).transpose(2, 0, 1)
-        ).db[0]
-    )
+    grid = checkerboard_score(np.asarray(Image.open(mixed_folder / "nested/grid.png")))
     grid_row = rows[str(mixed_folder / "nested" / "grid.png")]
-    assert grid_row[1:] == ["128x96", "2x2", f"{grid_db:.1f}", "grid"]
+    assert grid_row[1:] == [
+        "128x96",
+        "2x2",
+        f"{grid.db[0]:.1f}",
+        f"{grid.significance[0]:.1f}",
+        f"{grid.amplitude.peak_to_peak_levels[0]:.2f}",
+        "grid",
+    ]
     assert rows[str(mixed_folder / "clean.png")][-1] == "clean"
 
 

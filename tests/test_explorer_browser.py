@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-default-apps",
     "--disable-extensions",
 ]
-PANELS = ("paint-1d", "checkerboard-2d", "stacks", "matrices", "definitions")
+PANELS = ("paint-1d", "checkerboard-2d", "stacks", "matrices", "reading-a-score", "definitions")
 
 pytestmark = [
     pytest.mark.browser,

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import resource
@@ -169,7 +170,7 @@ USER_MODELS = textwrap.dedent(
 
 @pytest.fixture()
 def user_models(tmp_path: Path) -> Path:
-    path = tmp_path / "user_models.py"
+    path = tmp_path / "hostile_models.py"  # its own name: file imports stay in sys.modules
     path.write_text(USER_MODELS)
     return path
 
@@ -401,19 +402,41 @@ def test_reproduce_checks_extras_before_training(tmp_path: Path, monkeypatch, ca
     started = time.perf_counter()
     code, out, err = cli(capsys, "reproduce", "--quick", "--out", tmp_path / "out")
     assert code == 2 and out == ""
-    one_line_error(err, "reproduce", "C6, C7, C8, C9, C10, C11 need the 'data' extra")
+    one_line_error(err, "reproduce", "C6, C7, C8, C9, C10, C11, C14 need the 'data' extra")
     assert "pip install 'checkerscope[data]'" in err
     assert time.perf_counter() - started < 10
     assert not (tmp_path / "out").exists()
 
 
-def test_claim_extras_match_what_the_claims_read() -> None:
+def test_claim_requirements_match_what_the_claims_read() -> None:
     for claim_id in CLAIM_IDS:
         name = claim_module_name(claim_id)
         assert name is not None
         source = (SRC / (name.replace(".", "/") + ".py")).read_text()
         reads_photos = "photo_patches" in source or "skimage" in source
-        assert reads_photos == ("data" in runner.CLAIM_EXTRAS.get(claim_id, ())), claim_id
+        modules = runner.CLAIM_MODULES[claim_id]
+        assert reads_photos == ("skimage" in modules), claim_id
+        assert "matplotlib" in modules and "save_figure" in source, claim_id
+
+
+def test_reproduce_on_a_base_install_stops_at_once(tmp_path: Path, monkeypatch, capsys):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        runner.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("skimage", "matplotlib") else real_find_spec(name, *a),
+    )
+    code, out, err = cli(capsys, "reproduce", "--only", "C1,C6", "--out", tmp_path / "out")
+    assert code == 2 and out == ""
+    one_line_error(
+        err,
+        "reproduce",
+        "C1, C6 need the 'data' extra (matplotlib, for the figures; scikit-image's bundled "
+        "photographs)",
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_reproduce_exits_non_zero_when_a_claim_raises(tmp_path: Path, monkeypatch, capsys):
@@ -532,11 +555,11 @@ def test_an_interrupted_score_writes_what_it_scored(images: Path, tmp_path, monk
     real = score._score_chunk
     calls = []
 
-    def chunk(paths, period, max_pixels):
+    def chunk(paths, period, max_pixels, **options):
         calls.append(len(paths))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(paths, period, max_pixels)
+        return real(paths, period, max_pixels, **options)
 
     monkeypatch.setattr(score, "_score_chunk", chunk)
     table = tmp_path / "s.csv"
@@ -759,12 +782,14 @@ def test_bad_numbers_are_one_line(images: Path, capsys, argv: list[str], fragmen
 
 
 def test_a_finite_1e38_tiff_is_scored(tmp_path: Path, capsys) -> None:
-    values = (1e38 * RNG.random((64, 64))).astype(np.float32)
-    Image.fromarray(values, mode="F").save(tmp_path / "huge_values.tif")
-    code, out, err = cli(capsys, "score", tmp_path / "huge_values.tif", "--json")
+    values = RNG.random((64, 64)).astype(np.float32)
+    Image.fromarray(values * np.float32(1e38), mode="F").save(tmp_path / "huge_values.tif")
+    Image.fromarray(values, mode="F").save(tmp_path / "unit_values.tif")
+    code, out, err = cli(capsys, "score", tmp_path, "--json")
     assert code == 0 and err == ""
-    (entry,) = json.loads(out)["files"]
-    assert abs(entry["db"]) < 10  # uniform noise: no grid
+    huge, unit = json.loads(out)["files"]
+    assert huge["path"].endswith("huge_values.tif") and math.isfinite(huge["db"])
+    assert huge["db"] == pytest.approx(unit["db"], abs=1e-3)  # the score ignores the scale
 
 
 # ------------------------------------------------------------------- globs and progress

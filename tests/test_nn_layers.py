@@ -24,6 +24,8 @@ from checkerscope.nn import (
     BlurPool2d,
     FilteredDeconv1d,
     FilteredDeconv2d,
+    MaxBlurPool1d,
+    MaxBlurPool2d,
     ResizeConv1d,
     ResizeConv2d,
     ResizeConv3d,
@@ -100,26 +102,36 @@ def test_icnr_uses_the_given_initialiser_and_checks_the_layout():
 # ------------------------------------------------------------------- filtered deconvolution
 
 
-@pytest.mark.parametrize(("kernel", "stride"), [(3, 2), (4, 2), (5, 3), (1, 2), (2, 4)])
-def test_hold_filtered_deconv_is_nearest_upsample_then_flipped_conv(kernel, stride):
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "output_padding"),
+    [(3, 2, 1, 1), (4, 2, 1, 0), (5, 3, 1, 2), (1, 2, 0, 1), (2, 4, 0, 0), (3, 2, 0, 0)],
+)
+def test_hold_filtered_deconv_is_nearest_upsample_then_flipped_conv(
+    kernel, stride, padding, output_padding
+):
     # Zero insertion followed by a box of `stride` taps is nearest upsampling
-    # (Sugawara et al.), so the layer is a resize-convolution in disguise.
+    # (Sugawara et al.), so the layer is a resize-convolution in disguise: output n reads
+    # the upsampled input at n + a - (k - 1) ... n + a, a = padding + (stride - 1) // 2.
     torch.manual_seed(kernel)
-    layer = FilteredDeconv2d(3, 2, kernel, stride, filter="hold", dtype=torch.float64)
-    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
-    shift = (kernel - 1) // 2
-    upsampled = F.pad(
-        F.interpolate(x, scale_factor=stride, mode="nearest"),
-        (kernel - 1 - shift, shift) * 2,
+    layer = FilteredDeconv2d(
+        3, 2, kernel, stride, padding, output_padding, smoothing="hold", dtype=torch.float64
     )
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    reach = padding + (stride - 1) // 2
+    upsampled = F.interpolate(x, scale_factor=stride, mode="nearest")
+    out_h, out_w = ((size - 1) * stride - 2 * padding + kernel + output_padding for size in (4, 5))
+    before = kernel - 1 - reach
+    after_h, after_w = out_h + reach - 4 * stride, out_w + reach - 5 * stride
+    padded = F.pad(upsampled, (before, after_w, before, after_h))  # negative amounts crop
     weight = layer.weight.transpose(0, 1).flip(2, 3) / stride**2
-    expected = F.conv2d(upsampled, weight, layer.bias)
+    expected = F.conv2d(padded, weight, layer.bias)
+    assert layer(x).shape == expected.shape == (2, 2, out_h, out_w)
     assert torch.allclose(layer(x), expected, atol=1e-12)
 
 
 def test_binomial_filtered_deconv_1d_against_explicit_sums():
     torch.manual_seed(0)
-    layer = FilteredDeconv1d(2, 3, kernel_size=4, stride=2, filter="binomial4", bias=False)
+    layer = FilteredDeconv1d(2, 3, kernel_size=4, stride=2, smoothing="binomial4", bias=False)
     x = torch.randn(1, 2, 6, dtype=torch.float64)
     w = layer.weight.detach().double().numpy()
     xs = x.numpy()
@@ -128,23 +140,27 @@ def test_binomial_filtered_deconv_1d_against_explicit_sums():
         for c_in in range(2):
             full[:, 2 * i : 2 * i + 4] += xs[0, c_in, i] * w[c_in]
     smoothed = np.stack([np.convolve(row, [1 / 8, 3 / 8, 3 / 8, 1 / 8]) for row in full])
-    start = (4 + 4 - 1 - 2) // 2
+    # torch's padding=1 crops one sample; the filter reaches (f - 1) // 2 = 1 forward
+    start = 1 + 1
     expected = smoothed[:, start : start + 12]
-    ours = FilteredDeconv1d(2, 3, 4, 2, filter="binomial4", bias=False, dtype=torch.float64)
+    ours = FilteredDeconv1d(
+        2, 3, 4, 2, padding=1, smoothing="binomial4", bias=False, dtype=torch.float64
+    )
     ours.load_state_dict(layer.double().state_dict())
     assert np.allclose(ours(x)[0].detach().numpy(), expected, atol=1e-12)
 
 
 def test_filtered_deconv_loads_a_conv_transpose_checkpoint_and_keeps_the_filter_out():
     deconv = nn.ConvTranspose2d(4, 2, 4, 2, 1)
-    layer = FilteredDeconv2d(4, 2, kernel_size=4, stride=2, filter="binomial4")
+    layer = FilteredDeconv2d(4, 2, kernel_size=4, stride=2, padding=1, smoothing="binomial4")
     layer.load_state_dict(deconv.state_dict())
     assert sorted(layer.state_dict()) == ["bias", "weight"]
-    assert layer.filter.equal(torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8)
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+    assert layer.filter.equal(taps[:, None] * taps)
     with pytest.raises(CheckerscopeError, match="stride 2 only, got stride=3"):
-        FilteredDeconv2d(4, 2, stride=3, filter="binomial4")
-    with pytest.raises(CheckerscopeError, match="filter must be one of hold, binomial4"):
-        FilteredDeconv2d(4, 2, filter="lanczos")
+        FilteredDeconv2d(4, 2, stride=3, smoothing="binomial4")
+    with pytest.raises(CheckerscopeError, match="smoothing must be one of hold, binomial4"):
+        FilteredDeconv2d(4, 2, smoothing="lanczos")
 
 
 # ----------------------------------------------------------- bilinear additive upsampling
@@ -237,9 +253,20 @@ def _layers() -> dict[str, tuple[nn.Module, tuple[int, ...], str]]:
         "resize3d": (ResizeConv3d(2, 3, 3, 2), (1, 2, 3, 3, 3), "forward"),
         "subpixel1d": (SubPixelConv1d(2, 3, 3, 3), (2, 2, 6), "forward"),
         "subpixel2d": (SubPixelConv2d(2, 3, 3, 2), (2, 2, 5, 6), "forward"),
-        "hold-k3": (FilteredDeconv2d(2, 3, 3, 2, "hold"), (2, 2, 5, 6), "forward"),
-        "binomial-k3": (FilteredDeconv2d(2, 3, 3, 2, "binomial4"), (2, 2, 5, 6), "forward"),
-        "hold1d-k4s3": (FilteredDeconv1d(2, 3, 4, 3, "hold"), (2, 2, 6), "forward"),
+        "subpixel2d-blur": (SubPixelConv2d(2, 3, 3, 2, blur=True), (2, 2, 5, 6), "forward"),
+        "subpixel1d-blur": (SubPixelConv1d(2, 3, 3, 3, blur=True), (2, 2, 6), "forward"),
+        "hold-k3": (FilteredDeconv2d(2, 3, 3, 2, smoothing="hold"), (2, 2, 5, 6), "forward"),
+        "binomial-k3": (
+            FilteredDeconv2d(2, 3, 3, 2, 1, 1, smoothing="binomial4"),
+            (2, 2, 5, 6),
+            "forward",
+        ),
+        "hold-grouped-dilated": (
+            FilteredDeconv2d(4, 6, 3, 2, 2, 1, groups=2, dilation=2),
+            (2, 4, 5, 6),
+            "forward",
+        ),
+        "hold1d-k4s3": (FilteredDeconv1d(2, 3, 4, 3, smoothing="hold"), (2, 2, 6), "forward"),
         "bilinear-additive": (BilinearAdditiveUpsample2d(4, 2), (2, 4, 5, 6), "forward"),
         "bilinear-additive-conv": (
             BilinearAdditiveUpsample2d(4, 2, kernel_size=3),
@@ -247,7 +274,10 @@ def _layers() -> dict[str, tuple[nn.Module, tuple[int, ...], str]]:
             "forward",
         ),
         "blurpool2d": (BlurPool2d(2, 2, 4), (2, 2, 8, 8), "backward"),
+        "blurpool2d-any-channels": (BlurPool2d(), (2, 2, 8, 8), "backward"),
         "blurpool1d": (BlurPool1d(2, 2, 2), (2, 2, 8), "backward"),
+        "maxblurpool2d": (MaxBlurPool2d(), (2, 2, 8, 8), "backward"),
+        "maxblurpool1d": (MaxBlurPool1d(2, filter_size=3), (2, 2, 8), "backward"),
     }
 
 
@@ -352,6 +382,7 @@ def test_dtype_and_device_arguments():
     assert layer.weight.dtype == torch.float64
     assert BlurPool2d(2, dtype=torch.float64).filter.dtype == torch.float64
     assert FilteredDeconv2d(2, 2, dtype=torch.float64).filter.dtype == torch.float64
+    assert MaxBlurPool2d(dtype=torch.float64).filter.dtype == torch.float64
 
 
 # ----------------------------------------------------------- a generator built from them

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from checkerscope.errors import CheckerscopeError
 from checkerscope.theory import (
+    FIR,
     AvgPool,
     Conv,
     Deconv,
@@ -99,6 +100,13 @@ def _torch_layer(layer: LayerSpec, x: torch.Tensor, dims: int) -> torch.Tensor:
         return _AVG_POOL[dims](
             F.pad(x, pads), _axes(layer.kernel, dims), stride=_axes(layer.stride, dims)
         )
+    if isinstance(layer, FIR):
+        kernel = torch.ones((), dtype=torch.float64)
+        for taps in layer.axis_taps(dims):
+            kernel = torch.tensordot(kernel, torch.tensor(taps, dtype=torch.float64), dims=0)
+        weight = kernel.reshape(1, 1, *kernel.shape)
+        op = _DECONV[dims] if layer.transposed else _CONV[dims]
+        return op(x, weight, stride=_axes(layer.stride, dims), padding=_axes(layer.padding, dims))
     raise AssertionError(f"no reference for {layer!r}")
 
 
@@ -131,7 +139,7 @@ def _param(draw: st.DrawFn, dims: int, low: int, high: int, per_axis: bool) -> i
 
 @st.composite
 def layer_specs(draw: st.DrawFn, dims: int) -> LayerSpec:
-    kind = draw(st.sampled_from(["deconv", "deconv", "conv", "resize", "shuffle", "pool"]))
+    kind = draw(st.sampled_from(["deconv", "deconv", "conv", "resize", "shuffle", "pool", "fir"]))
     per_axis = draw(st.booleans()) if dims > 1 else False
     if kind == "deconv":
         kernel = _param(draw, dims, 1, 5, per_axis)
@@ -158,6 +166,12 @@ def layer_specs(draw: st.DrawFn, dims: int) -> LayerSpec:
         )
     if kind == "shuffle":
         return PixelShuffle(draw(st.integers(1, 3)))
+    if kind == "fir":
+        tap = st.sampled_from([1, 2, 3, 0.5, 0.25, -1])
+        taps = draw(st.lists(tap, min_size=1, max_size=4))
+        assume(any(taps))
+        stride = draw(st.integers(1, 3))
+        return FIR(taps, stride, draw(st.integers(0, len(taps) - 1)), draw(st.booleans()))
     kernel = draw(st.integers(1, 3))
     pool = draw(st.sampled_from([AvgPool, MaxPool]))
     return pool(kernel, draw(st.integers(1, 3)), draw(st.integers(0, kernel // 2)))
@@ -274,7 +288,7 @@ def _one_axis(layer: LayerSpec, axis: int, dims: int) -> dict[str, int]:
     return {
         name: _axes(value, dims)[axis]
         for name, value in vars(layer).items()
-        if isinstance(value, (int, tuple))
+        if isinstance(value, (int, tuple)) and name != "taps"
     }
 
 
@@ -301,8 +315,12 @@ def _border(layers: Sequence[LayerSpec], axis: int, dims: int, direction: str) -
             scale = p["scale"]
             bad = (bad + 1) * scale if direction == "forward" else -(-bad // scale) + 2
             continue
+        if isinstance(layer, FIR):
+            p["kernel"] = len(layer.axis_taps(dims)[axis])
         args = (p["kernel"], p["stride"], p["padding"], p.get("dilation", 1))
-        is_window = not isinstance(layer, Deconv)
+        is_window = not isinstance(layer, Deconv) and not (
+            isinstance(layer, FIR) and layer.transposed
+        )
         if is_window == (direction == "forward"):
             bad = window(bad, *args)
         else:
@@ -369,6 +387,8 @@ def test_pattern_is_minimal_and_consistent(layers: list[LayerSpec], direction: s
         if period % smaller == 0:
             assert not np.allclose(values, np.roll(values, smaller), rtol=0, atol=1e-12)
     finite = values[np.isfinite(values)]
+    if finite.size and finite.max() <= 0 and finite.min() < 0:
+        finite = -finite
     if finite.size and finite.max() > 0:
         expected = finite.max() / finite.min() if finite.min() > 0 else math.inf
         assert p.unevenness == pytest.approx(expected)
@@ -389,10 +409,13 @@ def test_nd_pattern_is_outer_product_of_axes(layers: list[LayerSpec], direction:
 
 def _single_axis(layer: LayerSpec, axis: int) -> LayerSpec:
     """The 1-D layer acting on one axis of a 2-D layer."""
+    values = dict(vars(layer))
+    if isinstance(layer, FIR):
+        values["taps"] = layer.axis_taps(2)[axis]
     return type(layer)(
         **{
-            name: (value[axis] if isinstance(value, tuple) else value)
-            for name, value in vars(layer).items()
+            name: (value[axis] if isinstance(value, tuple) and name != "taps" else value)
+            for name, value in values.items()
         }
     )
 
@@ -406,3 +429,33 @@ def test_avg_pool_3d_refuses_inputs_smaller_than_the_kernel_like_torch() -> None
     with pytest.raises(CheckerscopeError, match="smaller than the kernel"):
         overlap(layers, dims=3).full((1, 3, 3))
     np.testing.assert_allclose(overlap(layers, dims=2).full((1, 3)), brute_force(layers, (1, 3)))
+
+
+# --------------------------------------------------------------------------------------
+# Deep paths: counts far past int64 stay finite ratios
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_forty_layer_path_has_a_finite_unevenness(dims: int) -> None:
+    # 3**40 paths per axis overflow int64 (the old engine reported negative ratios)
+    stack = [Conv(3, padding=1)] * 18 + [Deconv(3, 2)] * 2 + [Conv(3, padding=1)] * 20
+    pattern = overlap(stack, dims=dims)
+    assert math.isfinite(pattern.unevenness) and pattern.unevenness >= 1.0
+    assert np.all(np.asarray(pattern.pattern) > 0)
+    # the same path at a depth int64 still holds gives the same ratio (to rounding)
+    short = overlap([Deconv(3, 2)] * 2 + [Conv(3, padding=1)] * 4, dims=dims)
+    assert short.pattern.dtype == np.int64
+    deep_then_short = overlap([Conv(3, padding=1)] * 40 + list(short.layers), dims=dims)
+    assert deep_then_short.pattern.dtype == np.float64
+    np.testing.assert_allclose(
+        deep_then_short.pattern / deep_then_short.pattern.max(),
+        short.pattern / short.pattern.max(),
+        rtol=1e-12,
+    )
+    assert deep_then_short.unevenness == pytest.approx(short.unevenness, rel=1e-12)
+
+
+def test_thousand_layer_path_stays_in_range() -> None:
+    pattern = overlap([Deconv(3, 2)] + [Conv(3, padding=1)] * 1000, dims=1)
+    assert math.isfinite(pattern.unevenness) and pattern.unevenness >= 1.0

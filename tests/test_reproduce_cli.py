@@ -39,7 +39,7 @@ def test_json_prints_the_claims_document(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        ["--only", "C14"],
+        ["--only", "C15"],
         ["--only", "C1,nonsense"],
         ["--only", ""],
         ["--device", "tpu"],

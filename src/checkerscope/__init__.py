@@ -12,6 +12,7 @@ Examples:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 import warnings
@@ -45,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "audit_onnx": "checkerscope.auditing",
     "AuditReport": "checkerscope.auditing",
     "fix": "checkerscope.auditing",
+    "distill": "checkerscope.auditing",
 }
 _SUBMODULES = ("nn", "zoo", "experiments", "report", "metrics", "theory", "auditing")
 
@@ -60,7 +62,38 @@ _MOVED_MODULES: dict[str, str] = {
     "checkerscope.onnx_reader": "checkerscope.auditing.onnx_model",
 }
 
-__all__ = ["__version__", *_EXPORTS, "nn", "zoo"]
+# Spelled out (not built from _EXPORTS) so that type checkers read it.
+__all__ = [
+    "__version__",
+    "CheckerscopeError",
+    "Deconv",
+    "Conv",
+    "Resize",
+    "PixelShuffle",
+    "MaxPool",
+    "AvgPool",
+    "OverlapPattern",
+    "overlap",
+    "checkerboard_score",
+    "CheckerboardScore",
+    "probe_init",
+    "probe_gradients",
+    "InitProbe",
+    "GradientProbe",
+    "CheckerboardMetric",
+    "load_image",
+    "audit",
+    "audit_onnx",
+    "AuditReport",
+    "fix",
+    "nn",
+    "zoo",
+]
+# The metric needs the `metrics` extra (torchmetrics): leave it out of the star import
+# where that is not installed, so `from checkerscope import *` works on a base install.
+# `cs.CheckerboardMetric` itself then raises an ImportError naming the extra.
+if importlib.util.find_spec("torchmetrics") is None:
+    __all__.remove("CheckerboardMetric")
 
 
 def __getattr__(name: str) -> Any:
@@ -108,7 +141,7 @@ for _old, _new in _MOVED_MODULES.items():
 
 if TYPE_CHECKING:  # pragma: no cover
     from checkerscope import nn, zoo
-    from checkerscope.auditing import AuditReport, audit, audit_onnx, fix
+    from checkerscope.auditing import AuditReport, audit, audit_onnx, distill, fix
     from checkerscope.errors import CheckerscopeError
     from checkerscope.imageio import load_image
     from checkerscope.metrics import (

@@ -52,8 +52,12 @@ class CheckerboardMetric(Metric):
             above it.
         **kwargs: Passed to :class:`torchmetrics.Metric` (e.g. ``sync_on_compute``).
 
-    ``compute()`` returns the mean score in dB as a scalar tensor, or a dict
-    ``{"mean_db": ..., "fraction_above": ...}`` when ``threshold_db`` is set.
+    ``compute()`` returns the mean score in dB as a 0-dim float tensor on the metric's
+    device, which ``LightningModule.log("name", metric)`` accepts as it is, or a dict
+    ``{"mean_db": ..., "fraction_above": ...}`` of such tensors when ``threshold_db`` is
+    set (log it with ``self.log_dict(metric.compute())`` at the end of the epoch, then
+    ``metric.reset()``). ``plot()`` draws the value, or a sequence of values (one per
+    epoch), with matplotlib.
     """
 
     is_differentiable = False
@@ -108,8 +112,33 @@ class CheckerboardMetric(Metric):
     def compute(self) -> torch.Tensor | dict[str, torch.Tensor]:  # type: ignore[override]
         """Mean dB over every image seen (NaN before any), and the fraction above."""
         count = self.count.to(torch.float64)
-        mean_db = self.sum_db / count if self.count > 0 else torch.tensor(float("nan"))
+        nan = torch.tensor(float("nan"), dtype=torch.float64, device=self.sum_db.device)
+        scalar = torch.get_default_dtype()
+        mean_db = (self.sum_db / count if self.count > 0 else nan).to(scalar)
         if self.threshold_db is None:
             return mean_db
-        fraction = self.count_above / count if self.count > 0 else torch.tensor(float("nan"))
+        fraction = (self.count_above / count if self.count > 0 else nan).to(scalar)
         return {"mean_db": mean_db, "fraction_above": fraction}
+
+    def plot(  # type: ignore[override]
+        self,
+        val: torch.Tensor | Sequence[torch.Tensor] | dict[str, torch.Tensor] | None = None,
+        ax: Any = None,
+    ) -> tuple[Any, Any]:
+        """Plot the current value (``val=None``), one value, or a sequence of values.
+
+        Returns:
+            matplotlib ``(figure, axes)``.
+
+        Examples:
+            >>> import torch
+            >>> metric = CheckerboardMetric()
+            >>> values = []
+            >>> for epoch in range(3):
+            ...     metric.update(torch.rand(2, 3, 32, 32))
+            ...     values.append(metric.compute())
+            >>> figure, axes = metric.plot(values)
+            >>> type(figure).__name__
+            'Figure'
+        """
+        return self._plot(val, ax)

@@ -46,6 +46,7 @@ import numpy as np
 from checkerscope.errors import CheckerscopeError
 
 __all__ = [
+    "FIR",
     "AvgPool",
     "Conv",
     "Deconv",
@@ -112,6 +113,7 @@ class _AxisOp:
     dilation: int = 1
     weight: float = 1.0
     min_length: int = 1
+    tap_weights: tuple[float, ...] | None = None
 
     @property
     def up(self) -> int:
@@ -141,11 +143,11 @@ class _AxisOp:
                 np.arange(out_length), np.arange(self.kernel), indexing="ij"
             )
             in_index = out_index * self.stride - self.padding + tap * self.dilation
-            weight = np.full(in_index.shape, self.weight)
+            weight = self._tap_weight(tap)
         elif self.kind == "scatter":
             in_index, tap = np.meshgrid(np.arange(in_length), np.arange(self.kernel), indexing="ij")
             out_index = in_index * self.stride - self.padding + tap * self.dilation
-            weight = np.full(in_index.shape, self.weight)
+            weight = self._tap_weight(tap)
         elif self.kind == "nearest":
             out_index = np.arange(out_length)
             in_index = out_index // self.stride
@@ -164,6 +166,11 @@ class _AxisOp:
             )
             out_index, in_index, weight = out_index[inside], in_index[inside], weight[inside]
         return _Taps(in_length, out_length, out_index, in_index, weight)
+
+    def _tap_weight(self, tap: np.ndarray) -> np.ndarray:
+        if self.tap_weights is None:
+            return np.full(tap.shape, self.weight)
+        return np.asarray(self.tap_weights, dtype=float)[tap] * self.weight
 
     def _linear_taps(
         self, in_length: int, out_length: int, circular: bool
@@ -596,6 +603,124 @@ class MaxPool(_Pool):
     name: ClassVar[str] = "maxpool"
 
 
+def _taps_tuple(value: Any, owner: str) -> tuple[tuple[float, ...], ...]:
+    """Per-axis tap weights: one sequence (every axis) or one sequence per axis."""
+    array = value
+    if isinstance(value, np.ndarray):
+        array = value.tolist()
+    if not isinstance(array, (tuple, list)) or not array:
+        raise CheckerscopeError(f"{owner}: taps must be a non-empty sequence, got {value!r}")
+    nested = all(isinstance(v, (tuple, list, np.ndarray)) for v in array)
+    axes = [list(v) for v in array] if nested else [list(array)]
+    if not 1 <= len(axes) <= _MAX_DIMS:
+        raise CheckerscopeError(f"{owner}: taps must have 1 to {_MAX_DIMS} axes, got {value!r}")
+    result = []
+    for axis in axes:
+        try:
+            numbers = tuple(float(v) for v in axis)
+        except (TypeError, ValueError):
+            raise CheckerscopeError(f"{owner}: taps must be numbers, got {value!r}") from None
+        if not numbers or not all(math.isfinite(v) for v in numbers):
+            raise CheckerscopeError(f"{owner}: taps must be finite and non-empty, got {value!r}")
+        if not any(numbers):
+            raise CheckerscopeError(f"{owner}: taps are all zero: {value!r}")
+        result.append(tuple(int(v) if v.is_integer() else v for v in numbers))
+    return tuple(result)
+
+
+@dataclass(frozen=True)
+class FIR(LayerSpec):
+    """A filter with fixed, known taps: a blur, an anti-aliasing or interpolation low-pass.
+
+    Unlike :class:`Conv` and :class:`Deconv`, whose coverage counts paths (all-ones
+    kernels, learned weights unknown), a fixed filter is compounded with its true weights.
+    ``transposed=False`` filters like ``F.conv`` (each output reads ``len(taps)`` inputs,
+    then keeps every ``stride``-th output); ``transposed=True`` paints like
+    ``F.conv_transpose`` (zero insertion by ``stride``, then the filter): StyleGAN2's
+    ``upfirdn2d`` upsampling.
+
+    Args:
+        taps: the 1-D filter applied on every axis, or one sequence per axis
+            (``((1, 3, 3, 1), (1,))`` filters the first axis only).
+        stride: downsampling (or, transposed, upsampling) factor.
+        padding: zero padding, with torch's meaning for the (transposed) convolution.
+        transposed: paint like a transposed convolution.
+
+    Examples:
+        >>> FIR((1, 3, 3, 1)).describe()
+        'fir w1/3/3/1'
+        >>> overlap([Deconv(3, 2), FIR((1, 3, 3, 1))], dims=1).unevenness  # the filter evens it
+        1.0
+        >>> overlap(FIR((1, 2, 1), stride=2, transposed=True), dims=1).pattern  # linear interp.
+        array([2])
+        >>> overlap(FIR((0.5, 1.0, 0.5), stride=2, transposed=True), dims=2).pattern
+        array([[1.]])
+    """
+
+    taps: Any
+    stride: IntOrTuple = 1
+    padding: IntOrTuple = 0
+    transposed: bool = False
+
+    _int_fields: ClassVar[tuple[str, ...]] = ("stride", "padding")
+    name: ClassVar[str] = "fir"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "taps", _taps_tuple(self.taps, "FIR"))
+        object.__setattr__(self, "transposed", bool(self.transposed))
+        super().__post_init__()
+        lengths = {len(v) for f in self._int_fields if isinstance(v := getattr(self, f), tuple)}
+        if len(self.taps) > 1 and lengths and lengths != {len(self.taps)}:
+            raise CheckerscopeError(
+                f"FIR: taps for {len(self.taps)} axes but per-axis parameters for {lengths}"
+            )
+
+    def _validate(self) -> None:
+        self._require("stride", 1)
+        self._require("padding", 0)
+
+    @property
+    def upsampling(self) -> IntOrTuple:
+        return self.stride if self.transposed else 1
+
+    @property
+    def downsampling(self) -> IntOrTuple:
+        return 1 if self.transposed else self.stride
+
+    @property
+    def integer_weights(self) -> bool:
+        return all(isinstance(v, int) for axis in self.taps for v in axis)
+
+    def axis_taps(self, dims: int) -> tuple[tuple[float, ...], ...]:
+        """The taps of each of ``dims`` axes."""
+        if len(self.taps) == 1:
+            return self.taps * dims
+        if len(self.taps) != dims:
+            raise CheckerscopeError(f"FIR: taps for {len(self.taps)} axes but dims={dims}")
+        return self.taps  # type: ignore[no-any-return]
+
+    def describe(self) -> str:
+        taps = "x".join("/".join(_tap_text(v) for v in axis) for axis in self.taps)
+        text = f"fir w{taps}" + _optional(("s", self.stride, 1), ("p", self.padding, 0))
+        return text + (" up" if self.transposed else "")
+
+    def _axis_ops(self, dims: int) -> list[_AxisOp]:
+        kind = "scatter" if self.transposed else "window"
+        return [
+            _AxisOp(kind, len(taps), s, p, tap_weights=taps)
+            for taps, s, p in zip(
+                self.axis_taps(dims),
+                self._axis("stride", dims),
+                self._axis("padding", dims),
+                strict=True,
+            )
+        ]
+
+
+def _tap_text(value: float) -> str:
+    return str(value) if isinstance(value, int) else repr(value)
+
+
 def _optional(*items: tuple[str, IntOrTuple, int]) -> str:
     return "".join(f" {tag}{_format(v)}" for tag, v, default in items if _values(v) != (default,))
 
@@ -604,26 +729,129 @@ def _optional(*items: tuple[str, IntOrTuple, int]) -> str:
 # Stacks
 # --------------------------------------------------------------------------------------
 
-LayersLike = LayerSpec | Iterable[LayerSpec] | str
+LayersLike = LayerSpec | Iterable[LayerSpec] | str | Any
+"""Specs, a stack string, or modules: see :func:`overlap`."""
 
 
 def _as_layers(layers: LayersLike) -> tuple[LayerSpec, ...]:
     if isinstance(layers, str):
         return parse_stack(layers)
-    if isinstance(layers, LayerSpec):
-        return (layers,)
-    try:
-        stack = tuple(layers)
-    except TypeError:
+    stack = _specs_of(layers)
+    if stack is None:
         raise CheckerscopeError(
-            f"layers must be a layer spec or a sequence of them, got {type(layers).__name__}"
-        ) from None
-    for layer in stack:
-        if not isinstance(layer, LayerSpec):
-            raise CheckerscopeError(f"not a layer spec: {layer!r}")
+            f"layers must be a layer spec, a module or a sequence of them, got "
+            f"{type(layers).__name__}"
+        )
     if not stack:
         raise CheckerscopeError("layers is empty: give at least one layer spec")
+    return tuple(stack)
+
+
+# --------------------------------------------------------------------------------------
+# Modules, by duck typing: torch is never imported here
+# --------------------------------------------------------------------------------------
+
+_MODULE_KINDS = "conv, transposed conv, upsample, pixel shuffle or pooling module"
+
+
+def _specs_of(item: Any) -> list[LayerSpec] | None:
+    """The specs of a spec, a module or an iterable of them; ``None`` when it is none of these.
+
+    Modules are recognised by what they have, not by their class: ``overlap_specs()``
+    (checkerscope's layers, or any layer that describes itself), or the attributes of
+    torch's convolution, transposed convolution, upsampling, pixel-shuffle and pooling
+    modules. Containers such as ``nn.Sequential`` are iterated, in order.
+    """
+    if isinstance(item, LayerSpec):
+        return [item]
+    describe = getattr(item, "overlap_specs", None)
+    if callable(describe):
+        specs = list(describe())
+        bad = [spec for spec in specs if not isinstance(spec, LayerSpec)]
+        if bad:
+            raise CheckerscopeError(
+                f"{type(item).__name__}.overlap_specs() returned {bad[0]!r}, not a layer spec"
+            )
+        return specs
+    spec = _torch_module_spec(item)
+    if spec is not None:
+        return [spec]
+    if isinstance(item, (str, bytes)) or not isinstance(item, Iterable):
+        return None
+    stack: list[LayerSpec] = []
+    for element in item:
+        inner = _specs_of(element)
+        if inner is None:
+            raise CheckerscopeError(
+                f"not a layer spec: {_short_repr(element)} (a {type(element).__name__} has "
+                f"no overlap_specs() and is no {_MODULE_KINDS}; for a whole model use "
+                "cs.audit(model, example_input))"
+            )
+        stack.extend(inner)
     return stack
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value).splitlines()[0] if repr(value) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _torch_module_spec(module: Any) -> LayerSpec | None:
+    """The spec of one of torch's resolution-changing modules, read from its attributes."""
+    name = type(module).__name__
+    if hasattr(module, "transposed") and hasattr(module, "kernel_size"):  # nn.Conv*/ConvTranspose*
+        return _conv_module_spec(module, name)
+    if hasattr(module, "upscale_factor"):  # nn.PixelShuffle
+        return PixelShuffle(module.upscale_factor)
+    if hasattr(module, "scale_factor") and hasattr(module, "mode") and hasattr(module, "size"):
+        return _upsample_module_spec(module, name)  # nn.Upsample, nn.UpsamplingNearest2d, ...
+    pooling = hasattr(module, "return_indices") or hasattr(module, "count_include_pad")
+    if pooling and hasattr(module, "kernel_size"):  # nn.MaxPool*, nn.AvgPool*
+        return _pool_module_spec(module, name)
+    return None
+
+
+def _conv_module_spec(module: Any, name: str) -> LayerSpec:
+    kernel, stride, dilation = module.kernel_size, module.stride, module.dilation
+    padding = module.padding
+    if module.transposed:
+        return Deconv(kernel, stride, padding, module.output_padding, dilation)
+    if padding == "valid":
+        padding = 0
+    elif padding == "same":
+        reach = [d * (k - 1) for k, d in zip(_values(kernel), _values(dilation), strict=False)]
+        if any(r % 2 for r in reach):
+            raise CheckerscopeError(
+                f"{name}: padding='same' with kernel_size={kernel} and dilation={dilation} "
+                "pads one side more than the other, which Conv cannot describe; give the "
+                "specs by hand"
+            )
+        padding = tuple(r // 2 for r in reach)
+    return Conv(kernel, stride, padding, dilation)
+
+
+def _upsample_module_spec(module: Any, name: str) -> LayerSpec:
+    if module.size is not None or module.scale_factor is None:
+        raise CheckerscopeError(
+            f"{name}: an upsampling to a fixed size={module.size} has no integer factor; "
+            "give the scale_factor"
+        )
+    if getattr(module, "align_corners", None):
+        raise CheckerscopeError(f"{name}: align_corners=True is not modelled (Resize is False)")
+    return Resize(module.scale_factor, mode=module.mode)
+
+
+def _pool_module_spec(module: Any, name: str) -> LayerSpec:
+    if module.ceil_mode:
+        raise CheckerscopeError(f"{name}: ceil_mode=True is not modelled; give the specs by hand")
+    if hasattr(module, "return_indices"):  # max pooling
+        if set(_values(_normalize(module.dilation, "dilation", name))) != {1}:
+            raise CheckerscopeError(f"{name}: dilation={module.dilation} is not modelled")
+        return MaxPool(module.kernel_size, module.stride, module.padding)
+    padded = set(_values(_normalize(module.padding, "padding", name))) != {0}
+    if padded and not module.count_include_pad:
+        raise CheckerscopeError(f"{name}: count_include_pad=False with padding is not modelled")
+    return AvgPool(module.kernel_size, module.stride, module.padding)
 
 
 def _check_dims(dims: Any) -> int:
@@ -723,15 +951,7 @@ def _finite_axis(
         op.taps(n_in, n_out, False)
         for op, n_in, n_out in zip(ops, lengths[:-1], lengths[1:], strict=True)
     ]
-    if direction == "forward":
-        signal = np.ones(lengths[0])
-        for tap in taps:
-            signal = tap.forward(signal)
-    else:
-        signal = np.ones(lengths[-1])
-        for tap in reversed(taps):
-            signal = tap.adjoint(signal)
-    return signal
+    return _propagate(taps, lengths, direction)
 
 
 def _circle_lengths(ops: Sequence[_AxisOp]) -> list[int]:
@@ -756,15 +976,34 @@ def _steady_axis(ops: Sequence[_AxisOp], direction: str) -> np.ndarray:
         op.taps(n_in, n_out, True)
         for op, n_in, n_out in zip(ops, lengths[:-1], lengths[1:], strict=True)
     ]
+    return _propagate(taps, lengths, direction)
+
+
+def _propagate(taps: Sequence[_Taps], lengths: Sequence[int], direction: str) -> np.ndarray:
+    """Ones through the taps (forward) or back through their adjoints (backward).
+
+    Counts grow geometrically with depth (3**40 paths through forty 3-tap layers), so the
+    signal is rescaled by a power of two whenever it nears float64's range: the ratios
+    between phases, which are all that a pattern means, stay exact to rounding.
+    """
     if direction == "forward":
         signal = np.ones(lengths[0])
-        for tap in taps:
-            signal = tap.forward(signal)
+        steps = [tap.forward for tap in taps]
     else:
         signal = np.ones(lengths[-1])
-        for tap in reversed(taps):
-            signal = tap.adjoint(signal)
+        steps = [tap.adjoint for tap in reversed(taps)]
+    for step in steps:
+        signal = step(signal)
+        peak = float(np.max(np.abs(signal))) if signal.size else 0.0
+        if peak > _RESCALE_ABOVE:
+            signal = signal / 2.0 ** math.floor(math.log2(peak))
     return signal
+
+
+#: Path counts beyond this are rescaled (far below float64's overflow at ~1.8e308).
+_RESCALE_ABOVE = 2.0**900
+#: Largest integer that float64 and int64 both hold exactly.
+_EXACT_INTEGERS = 2.0**53
 
 
 def _minimal_period(signal: np.ndarray, exact: bool) -> int:
@@ -777,10 +1016,18 @@ def _minimal_period(signal: np.ndarray, exact: bool) -> int:
         if (
             np.array_equal(signal, shifted)
             if exact
-            else np.allclose(signal, shifted, rtol=0.0, atol=1e-12 * max(scale, 1.0))
+            else np.allclose(signal, shifted, rtol=1e-12, atol=1e-12 * max(scale, 1.0))
         ):
             return period
     return length  # pragma: no cover - the whole circle is always a period
+
+
+def _fits_integers(axes: Sequence[np.ndarray]) -> bool:
+    """Whether the outer product of ``axes`` holds only exactly representable integers."""
+    peak = 1.0
+    for axis in axes:
+        peak *= float(np.max(np.abs(axis))) if axis.size else 0.0
+    return peak < _EXACT_INTEGERS
 
 
 def _cast(values: np.ndarray, integer: bool) -> np.ndarray:
@@ -937,7 +1184,7 @@ def coverage_map(
         _finite_axis(ops, stack, length, axis, direction)
         for axis, (ops, length) in enumerate(zip(stacks, shape, strict=True))
     ]
-    integer = all(layer.integer_weights for layer in stack)
+    integer = all(layer.integer_weights for layer in stack) and _fits_integers(axes)
     # cast each axis before the outer product: no full-size float temporary
     return _outer([_cast(axis, integer) for axis in axes])
 
@@ -1062,8 +1309,13 @@ def overlap(layers: LayersLike, dims: int = 2, direction: Direction = "forward")
     """The exact steady-state overlap pattern of a stack of layers.
 
     Args:
-        layers: one layer spec, a sequence of them (applied in order), or a stack string
-            such as ``"deconv k3 s2, conv k3"`` (see ``parse_stack``).
+        layers: one layer spec, a sequence of them (applied in order), a stack string
+            such as ``"deconv k3 s2, conv k3"`` (see ``parse_stack``), or modules: any
+            object with an ``overlap_specs()`` method (every layer of ``checkerscope.nn``),
+            torch's ``Conv``/``ConvTranspose`` (zero padding assumed), ``Upsample``,
+            ``PixelShuffle``, ``MaxPool`` and ``AvgPool`` modules (read from their
+            attributes), and containers of them such as ``nn.Sequential``. For a whole
+            model, with activations and branches, use ``cs.audit(model, example_input)``.
         dims: number of spatial axes, 1 (audio), 2 (images) or 3 (volumes).
         direction: ``"forward"`` for the coverage of the output, ``"backward"`` for the
             coverage of the gradient of the sum of outputs with respect to the input.
@@ -1085,16 +1337,20 @@ def overlap(layers: LayersLike, dims: int = 2, direction: Direction = "forward")
         (4,)
         >>> overlap(Deconv(1, 2), dims=1).unevenness
         inf
+        >>> import torch
+        >>> overlap(torch.nn.ConvTranspose2d(8, 4, 3, stride=2)).unevenness
+        4.0
     """
     stack = _as_layers(layers)
     dims = _check_dims(dims)
     direction = _check_direction(direction)
-    integer = all(layer.integer_weights for layer in stack)
+    integer_weights = all(layer.integer_weights for layer in stack)
     stacks = _axis_stacks(stack, dims)
     _check_work(stack, [(ops, _circle_lengths(ops)) for ops in stacks])
+    steady_axes = [_steady_axis(ops, direction) for ops in stacks]
+    integer = integer_weights and _fits_integers(steady_axes)
     periods, structural, axes = [], [], []
-    for ops in stacks:
-        steady = _steady_axis(ops, direction)
+    for steady in steady_axes:
         period = _minimal_period(steady, exact=integer)
         structural.append(len(steady))
         periods.append(period)
@@ -1104,9 +1360,11 @@ def overlap(layers: LayersLike, dims: int = 2, direction: Direction = "forward")
     for array in (pattern, *axes):
         array.setflags(write=False)  # shared results: a caller's edit must not leak
     low, high = float(pattern.min()), float(pattern.max())
-    if high == 0.0:
+    if high <= 0.0 and low < 0.0:  # a sign-flipping fixed filter paints every phase negative
+        low, high = -high, -low
+    if high <= 0.0:
         unevenness = math.nan
-    elif low == 0.0:
+    elif low <= 0.0:  # a phase painted nothing, or the opposite sign
         unevenness = math.inf
     else:
         unevenness = high / low
@@ -1136,9 +1394,12 @@ _LAYER_NAMES: dict[str, type[LayerSpec]] = {
     "shuffle": PixelShuffle,
     "avgpool": AvgPool,
     "maxpool": MaxPool,
+    "fir": FIR,
 }
 _TAGS = {"k": "kernel", "s": "stride", "p": "padding", "op": "output_padding", "d": "dilation"}
 _TOKEN = re.compile(r"^(op|k|s|p|d|x)(\d+(?:x\d+)*)$")
+_NUMBER = r"-?\d+(?:\.\d*)?(?:e-?\d+)?"
+_TAPS_TOKEN = re.compile(rf"^w({_NUMBER}(?:/{_NUMBER})*(?:x{_NUMBER}(?:/{_NUMBER})*)*)$")
 
 
 def parse_stack(text: str) -> tuple[LayerSpec, ...]:
@@ -1175,7 +1436,7 @@ def _parse_layer(text: str) -> LayerSpec:
     if cls is None:
         raise CheckerscopeError(
             f"unknown layer {name!r} in {text!r}; use one of "
-            "deconv, conv, resize, pixelshuffle, avgpool, maxpool"
+            "deconv, conv, resize, pixelshuffle, avgpool, maxpool, fir"
         )
     kwargs: dict[str, Any] = {}
     allowed = {f.name for f in dataclasses.fields(cls)}
@@ -1184,6 +1445,14 @@ def _parse_layer(text: str) -> LayerSpec:
             if "mode" in kwargs:
                 raise CheckerscopeError(f"mode {word!r} repeats the mode of layer {text!r}")
             kwargs["mode"] = word
+            continue
+        taps = _TAPS_TOKEN.match(word) if cls is FIR else None
+        if taps or (cls is FIR and word == "up"):
+            if word == "up":
+                kwargs["transposed"] = True
+            else:
+                axes = [[float(v) for v in axis.split("/")] for axis in taps.group(1).split("x")]
+                kwargs["taps"] = axes[0] if len(axes) == 1 else axes
             continue
         match = _TOKEN.match(word)
         field = None
@@ -1207,7 +1476,7 @@ def _parse_layer(text: str) -> LayerSpec:
         if f.default is dataclasses.MISSING and f.name not in kwargs
     ]
     if required:
-        tags = {"kernel": "k", "stride": "s", "scale": "x"}
+        tags = {"kernel": "k", "stride": "s", "scale": "x", "taps": "w"}
         missing = ", ".join(f"{name} ({tags.get(name, name)}N)" for name in required)
         raise CheckerscopeError(f"layer {text!r} needs {missing}")
     return cls(**kwargs)

@@ -1,14 +1,17 @@
 """Audit a real model: which layers paint a grid, at which periods, how strongly; and fix it.
 
-``audit(model, example_input)`` runs the model once to discover every layer that changes
-resolution (see :mod:`checkerscope.auditing.tracing`), maps each to ``checkerscope.theory``
-specs and judges it; compounds the whole path from input to output (forward for models
-that upsample, backward, i.e. the gradient, for models that downsample); then measures
-the checkerboard score of the outputs of freshly initialised copies (several seeds), of
-the model as given, and of the input gradients of models that downsample.
+``audit(model, example_input)`` runs the model once and records its data-flow graph (see
+:mod:`checkerscope.auditing.tracing`): every layer or functional call that changes
+resolution, with the branches between them. Each layer is judged on its own; each path
+from an input to an output is compounded on its own (forward for models that upsample,
+backward, i.e. the gradient, for models that downsample), and the paths are reported worst
+first. Then the checkerboard score is measured on the outputs of the model re-initialised
+(several seeds), of the model as given, and of the input gradients of models that
+downsample. The model is left exactly as it was.
 
-``audit_onnx(path)`` gives the same structural report for an ONNX file (no probes), and
-``fix(model, ...)`` returns a copy with the artifact-prone layers replaced.
+``audit_onnx(path)`` does the same for an ONNX file (its graph read with ``onnx``; with
+``onnxruntime`` installed, the given weights are probed too), and ``fix(model, ...)``
+returns a copy with the artifact-prone layers replaced.
 
 Examples:
     >>> import torch
@@ -25,40 +28,66 @@ Examples:
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
+from checkerscope.auditing.paths import GraphPath, PathSet, graph_paths, resolution_steps
+from checkerscope.auditing.probes import (
+    MAX_PROBE_PERIOD,
+    Probe,
+    candidate_periods,
+    deterministic,
+    gradient_outputs,
+    natural_noise,
+    probe_outputs,
+    reinitialise,
+    score_outputs,
+)
 from checkerscope.auditing.rewrite import fix
-from checkerscope.auditing.tracing import TracedLayer, run_model, spatial_numel, trace_layers
+from checkerscope.auditing.tracing import (
+    TracedGraph,
+    TracedLayer,
+    run_model,
+    spatial_numel,
+    trace_graph,
+)
+from checkerscope.auditing.wrappers import is_on_meta, preserved, unwrap
 from checkerscope.errors import CheckerscopeError
-from checkerscope.theory import LayerSpec, OverlapPattern, overlap
+from checkerscope.theory import Direction, LayerSpec, OverlapPattern, overlap
 
 __all__ = [
     "ARTIFACT_DB",
     "EVEN",
+    "FILTERED",
     "FREE",
+    "MAX_PROBE_PERIOD",
     "UNEVEN",
     "AuditReport",
     "LayerFinding",
+    "PathFinding",
     "Probe",
     "audit",
     "audit_onnx",
     "fix",
+    "natural_noise",
+    "reinitialise",
 ]
 
 UNEVEN = "uneven overlap"
 EVEN = "even, can learn artifacts"
 FREE = "artifact-free by construction"
+#: Uneven on its own, but every path through it applies a fixed low-pass filter next to it
+#: (StyleGAN2's transposed convolution + [1,3,3,1], a blur before a strided conv) and the
+#: pair overlaps evenly.
+FILTERED = "uneven alone, evened by a fixed filter"
 
 #: A measured score at or above this (dB over the expected energy, 10x) counts as a grid.
 ARTIFACT_DB = 10.0
@@ -132,41 +161,54 @@ class LayerFinding:
 
 
 @dataclass(frozen=True)
-class Probe:
-    """A measured checkerboard score (median over samples) at each candidate period.
+class PathFinding:
+    """One path from an input to an output, compounded on its own.
 
     Attributes:
-        what: ``"init"`` (fresh random weights, one model per seed), ``"given"`` (the
-            model's own weights) or ``"gradient"`` (``d sum(model(x)) / dx``).
-        db_by_period: median score in dB for each period scored.
-        period: the dominant period (highest median score).
-        db: per-sample scores at the dominant period.
-        fingerprint: mean polyphase pattern at the dominant period (what the grid looks
-            like), ``(p, p)`` for images, ``(p,)`` for signals.
-        samples: number of outputs scored.
+        source: where it starts (``"input"``, ``"input[1]"``, ``"constant in const"``).
+        output: the output it reaches (``"output"``, ``"output[2][-1]"``).
+        layers: names of the operations along it, in order.
+        specs: what it compounds (identities left out).
+        direction: ``"forward"`` or ``"backward"``, as for the whole model.
+        pattern: its compounded overlap (``None`` when it has no spec or could not be
+            computed; see ``note``).
+        verdict: :data:`UNEVEN`, :data:`EVEN` or :data:`FREE`.
+        note: what limited the analysis of this path.
     """
 
-    what: str
-    db_by_period: dict[int, float]
-    period: int
-    db: np.ndarray
-    fingerprint: np.ndarray
-    samples: int
+    source: str
+    output: str
+    layers: tuple[str, ...]
+    specs: tuple[LayerSpec, ...]
+    direction: str
+    pattern: OverlapPattern | None
+    verdict: str
+    note: str = ""
 
     @property
-    def median_db(self) -> float:
-        """The median score at the dominant period."""
-        return self.db_by_period[self.period]
+    def period(self) -> tuple[int, ...]:
+        """The compounded pattern's minimal period (all ones when even or unknown)."""
+        return self.pattern.period if self.pattern is not None else ()
+
+    @property
+    def unevenness(self) -> float:
+        """The compounded pattern's max/min (1.0 when even or unknown)."""
+        return self.pattern.unevenness if self.pattern is not None else 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "what": self.what,
-            "period": self.period,
-            "median_db": round(self.median_db, 3),
-            "db_by_period": {str(p): round(v, 3) for p, v in self.db_by_period.items()},
-            "db": [round(float(v), 3) for v in self.db],
-            "fingerprint": np.round(self.fingerprint, 6).tolist(),
-            "samples": self.samples,
+            "source": self.source,
+            "output": self.output,
+            "layers": list(self.layers),
+            "specs": [spec.describe() for spec in self.specs],
+            "direction": self.direction,
+            "period": list(self.period),
+            "structural_period": (
+                list(self.pattern.structural_period) if self.pattern is not None else []
+            ),
+            "unevenness": _finite_or_text(self.unevenness),
+            "verdict": self.verdict,
+            "note": self.note,
         }
 
 
@@ -186,7 +228,9 @@ class AuditReport:
         kind: ``"generator"`` (output larger than input), ``"downsampler"`` (smaller:
             discriminators, encoders) or ``"image-to-image"`` (same size).
         layers: the resolution-changing layers, in execution order.
-        path: every spec on the path from input to output (stride-1 convs included).
+        paths: every distinct path from an input to an output, compounded on its own,
+            worst first (parallel branches are separate paths).
+        path: the specs of the worst path (stride-1 convs included).
         forward: compounded forward overlap of ``path`` (models that upsample).
         backward: compounded backward overlap of ``path`` (models that downsample).
         init_score: probe of freshly initialised copies (``None`` without probes).
@@ -204,6 +248,7 @@ class AuditReport:
     kind: str
     layers: list[LayerFinding]
     path: tuple[LayerSpec, ...]
+    paths: list[PathFinding] = field(default_factory=list)
     forward: OverlapPattern | None = None
     backward: OverlapPattern | None = None
     init_score: Probe | None = None
@@ -245,9 +290,12 @@ class AuditReport:
     @property
     def measured_artifacts(self) -> bool:
         """A high score with a relevant layer that can make the pattern (not artifact-free
-        by construction). A high score with no such layer is reported, not counted: see
-        :attr:`notes`."""
-        suspects = any(layer.relevant and layer.verdict != FREE for layer in self.layers)
+        by construction, nor evened by a fixed filter: a filter with a zero at the
+        period's frequencies removes any pattern learned before it). A high score with no
+        such layer is reported, not counted: see :attr:`notes`."""
+        suspects = any(
+            layer.relevant and layer.verdict not in (FREE, FILTERED) for layer in self.layers
+        )
         return suspects and self.high_scores
 
     @property
@@ -288,6 +336,7 @@ class AuditReport:
             "periods": list(self.periods),
             "layers": [layer.to_dict() for layer in self.layers],
             "path": [spec.describe() for spec in self.path],
+            "paths": [p.to_dict() for p in self.paths],
             "forward": pattern(self.forward),
             "backward": pattern(self.backward),
             "init_score": self.init_score.to_dict() if self.init_score else None,
@@ -375,14 +424,20 @@ def _suggested_fix(layer: TracedLayer, direction: str, verdict: str) -> str:
     if layer.family == "deconv":
         return f"ResizeConv{d}d (cs.fix)"
     if layer.family == "pixelshuffle":
-        return "ICNR init or ResizeConv2d"
+        return "ICNR init or ResizeConv2d (cs.fix)"
     if layer.family == "conv" and direction == "backward":
-        return f"conv s1 + BlurPool{d}d (cs.fix --downsample)"
+        return f"BlurPool{d}d (cs.fix --downsample)"
     if layer.family == "maxpool":
-        return f"max pool s1 + BlurPool{d}d"
+        return f"MaxBlurPool{d}d (cs.fix --downsample)"
+    if layer.family in ("zero-insertion", "fir"):
+        return "a low-pass FIR filter after it (as StyleGAN2's [1,3,3,1])"
     if layer.family == "layer":
         return f"ResizeConv{d}d"
     return "resize-conv or blur-pool"
+
+
+def _direction(text: str) -> Direction:
+    return "backward" if text == "backward" else "forward"
 
 
 def _judge(layer: TracedLayer) -> tuple[str, OverlapPattern | None, str]:
@@ -391,7 +446,7 @@ def _judge(layer: TracedLayer) -> tuple[str, OverlapPattern | None, str]:
     direction = "backward" if math.prod(down) > math.prod(up) else "forward"
     if not layer.specs:
         return direction, None, FREE
-    own = overlap(list(layer.specs), dims=layer.dims, direction=direction)
+    own = overlap(list(layer.specs), dims=layer.dims, direction=_direction(direction))
     if not own.is_even:
         verdict = UNEVEN
     elif _learns_phases(layer) and max(own.structural_period) > 1:
@@ -402,165 +457,260 @@ def _judge(layer: TracedLayer) -> tuple[str, OverlapPattern | None, str]:
 
 
 def _changes_resolution(layer: TracedLayer) -> bool:
-    if layer.family == "conv":
-        return any(s > 1 for s in layer.params.get("stride", (1,)))
+    if layer.family in ("conv", "fir"):
+        up, down = _factors(layer.specs, layer.dims) if layer.specs else ((1,), (1,))
+        strided = any(s > 1 for s in layer.params.get("stride", (1,)))
+        return strided or max(up) > 1 or max(down) > 1
     return True
 
 
-# --------------------------------------------------------------------------- probes
+_VERDICT_RANK = {UNEVEN: 0, EVEN: 1, FILTERED: 2, FREE: 3}
 
 
-def _post_order(module: nn.Module) -> Iterator[nn.Module]:
-    for child in module.children():
-        yield from _post_order(child)
-    yield module
+def _is_fixed_filter(layer: TracedLayer) -> bool:
+    """A low-pass whose weights are fixed: an FIR filter, average pooling, a BlurPool."""
+    if layer.family in ("fir", "avgpool"):
+        return True
+    return layer.family == "layer" and "BlurPool" in layer.type
 
 
-def reinitialise(model: nn.Module, seed: int) -> nn.Module:
-    """A deep copy of ``model`` with every ``reset_parameters()`` called under ``seed``.
-
-    Children are reset before their parents, so a layer that re-initialises its own
-    children (ICNR in ``cs.nn.SubPixelConv2d``) has the last word. The global RNG state is
-    left as it was.
-
-    Examples:
-        >>> a = reinitialise(nn.Linear(3, 2), seed=1)
-        >>> b = reinitialise(nn.Linear(3, 2), seed=1)
-        >>> bool(torch.equal(a.weight, b.weight))
-        True
-    """
-    fresh = copy.deepcopy(model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for module in _post_order(fresh):
-            reset = getattr(module, "reset_parameters", None)
-            if callable(reset):
-                reset()
-    return fresh
-
-
-#: Longest period scored: longer ones sit at low frequencies that image content dominates.
-MAX_PROBE_PERIOD = 16
+def _neighbouring_filters(
+    nodes: Sequence[TracedLayer], position: int, dims: int, direction: str
+) -> list[LayerSpec]:
+    """The specs of ``nodes[position]`` together with the fixed filters next to it on the
+    side the pattern travels (after it forward, before it backward), looking past learned
+    stride-1 convolutions and stopping at the next change of rate."""
+    specs = list(nodes[position].specs)
+    step = 1 if direction == "forward" else -1
+    index = position + step
+    while 0 <= index < len(nodes):
+        node = nodes[index]
+        if node.dims != dims:
+            break
+        if _is_fixed_filter(node):
+            specs = specs + list(node.specs) if step == 1 else list(node.specs) + specs
+            if _changes_resolution(node):
+                break
+        elif _changes_resolution(node):
+            break
+        index += step
+    return specs
 
 
-def _candidate_periods(structural: Sequence[int], spatial: Sequence[int]) -> list[int]:
-    period = max(structural) if structural else 2
-    size = min(spatial) if spatial else 0
-    found = [
-        p for p in range(2, min(period, MAX_PROBE_PERIOD) + 1) if period % p == 0 and 2 * p <= size
-    ]
-    if not found and size >= 4:
-        found = [2]
-    return found
+# --------------------------------------------------------------------------- paths
 
 
-def natural_noise(
-    shape: Sequence[int], dims: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Gaussian noise with a natural image's ``1/f`` amplitude spectrum on the last ``dims``
-    axes, unit variance per sample.
-
-    White noise is the wrong probe for image-to-image models: it makes the neighbouring
-    outputs of a nearest resize differ as much as distant ones, which no photograph does.
-
-    Examples:
-        >>> x = natural_noise((2, 3, 32, 32), dims=2, generator=torch.Generator().manual_seed(0))
-        >>> tuple(x.shape), round(float(x[0].std()), 2)
-        ((2, 3, 32, 32), 1.0)
-    """
-    white = torch.randn(tuple(shape), generator=generator)
-    axes = tuple(range(-dims, 0))
-    spectrum = torch.fft.rfftn(white, dim=axes)
-    grids = []
-    for i, axis in enumerate(axes):
-        n = white.shape[axis]
-        freq = torch.fft.rfftfreq(n) if i == dims - 1 else torch.fft.fftfreq(n)
-        view = [1] * dims
-        view[i] = -1
-        grids.append(freq.reshape(view) ** 2)
-    radius = torch.sqrt(sum(grids)).clamp_min(1.0 / max(white.shape[a] for a in axes))
-    noise = torch.fft.irfftn(spectrum / radius, s=white.shape[-dims:], dim=axes)
-    flat = noise.reshape(noise.shape[0], -1)
-    flat = (flat - flat.mean(dim=1, keepdim=True)) / flat.std(dim=1, keepdim=True)
-    return flat.reshape(noise.shape)
+def _path_scales(
+    nodes: Sequence[TracedLayer], dims: int, direction: str
+) -> list[tuple[float, ...]]:
+    """For each node of a path, how its own period scales onto the model's output grid
+    (forward: by the rate changes after it) or input grid (backward: before it)."""
+    factors = [_factors(n.specs, dims) if n.dims == dims else ((1,) * dims,) * 2 for n in nodes]
+    scales = []
+    for position in range(len(nodes)):
+        if direction == "forward":
+            later = factors[position + 1 :]
+            scale = tuple(
+                math.prod(f[0][a] for f in later) / math.prod(f[1][a] for f in later)
+                for a in range(dims)
+            )
+        else:
+            earlier = factors[:position]
+            scale = tuple(
+                math.prod(f[1][a] for f in earlier) / math.prod(f[0][a] for f in earlier)
+                for a in range(dims)
+            )
+        scales.append(scale)
+    return scales
 
 
-def _probe_inputs(example: Any, seed: int, batch: int, dims: int = 2) -> Any:
-    generator = torch.Generator().manual_seed(seed)
-
-    def draw(x: Any) -> Any:
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            return x
-        shape = (batch, *x.shape[1:]) if x.dim() else x.shape
-        if x.dim() >= dims + 2 and min(shape[-dims:]) >= 8:  # an image (or a sound)
-            noise = natural_noise(shape, dims, generator)
-        else:  # a latent code: white by definition
-            noise = torch.randn(shape, generator=generator)
-        return noise.to(dtype=x.dtype, device=x.device)
-
-    if isinstance(example, (tuple, list)):
-        return tuple(draw(x) for x in example)
-    return draw(example)
+def _compound_path(specs: Sequence[LayerSpec], dims: int, direction: str) -> tuple[Any, str]:
+    if not specs:
+        return None, ""
+    try:
+        return overlap(list(specs), dims=dims, direction=_direction(direction)), ""
+    except CheckerscopeError as exc:
+        return None, f"not compounded: {exc}"
 
 
-def _score(outputs: torch.Tensor, periods: Sequence[int], dims: int, what: str) -> Probe | None:
-    from checkerscope.metrics import checkerboard_score
-
-    if not periods:
+def _kind_of_paths(found: PathSet, dims: int) -> str | None:
+    """What the deepest path does to the sampling rate: ``"generator"`` (raises it),
+    ``"downsampler"`` (lowers it), ``"image-to-image"`` (both, cancelling), or ``None``
+    when no path changes it."""
+    deepest = max(found.paths, key=lambda p: len(resolution_steps(p.specs, dims)), default=None)
+    if deepest is None or not resolution_steps(deepest.specs, dims):
         return None
-    outputs = outputs.detach().float().cpu()
-    if dims == 1:
-        outputs = outputs.reshape(outputs.shape[0], -1, outputs.shape[-1])
-    elif dims == 3:  # score the middle depth slice of volumes
-        outputs = outputs[:, :, outputs.shape[2] // 2]
-    by_period: dict[int, Any] = {}
-    for p in periods:
-        by_period[p] = checkerboard_score(outputs, period=p, dims=1 if dims == 1 else 2)
-    medians = {p: float(np.median(s.db)) for p, s in by_period.items()}
-    best = max(medians, key=lambda p: medians[p])
-    score = by_period[best]
-    return Probe(
-        what=what,
-        db_by_period=medians,
-        period=best,
-        db=np.asarray(score.db, dtype=float),
-        fingerprint=np.asarray(score.fingerprint, dtype=float).mean(axis=0),
-        samples=int(len(score.db)),
+    up, down = _factors(deepest.specs, dims)
+    rate = math.prod(up) / math.prod(down)
+    if rate > 1:
+        return "generator"
+    return "downsampler" if rate < 1 else "image-to-image"
+
+
+def model_kind(
+    found: PathSet, dims: int, in_spatial: Sequence[int], out_spatial: Sequence[int]
+) -> tuple[str, str]:
+    """The model's kind and a note where its sizes alone would mislead: an unpadded U-Net
+    returns a smaller map than it takes (its convolutions crop the borders), yet its rate
+    changes cancel, so it is judged as image-to-image (forward), not as a discriminator."""
+    by_size = _kind(in_spatial, out_spatial)
+    by_rate = _kind_of_paths(found, dims)
+    if by_rate is None or by_rate == by_size:
+        return by_size, ""
+    size_in, size_out = "x".join(map(str, in_spatial)), "x".join(map(str, out_spatial))
+    return by_rate, (
+        f"judged as {by_rate}: its rate changes give that, although the output "
+        f"({size_out}) and input ({size_in}) sizes differ (borders cropped or padded)"
     )
 
 
-def _collect(models: Sequence[nn.Module], example: Any, batch: int, dims: int) -> torch.Tensor:
-    outputs = []
-    with torch.no_grad():
-        for i, model in enumerate(models):
-            inputs = _probe_inputs(example, 1000 + i, batch, dims)
-            outputs.append(run_model(model, inputs).float())
-    return torch.cat(outputs)
+def build_findings(
+    graph: TracedGraph, dims: int, kind: str, found: PathSet | None = None
+) -> tuple[list[LayerFinding], list[PathFinding], list[str]]:
+    """Judge the graph's layers and paths; return the layer findings, the path findings
+    (worst first) and notes."""
+    notes: list[str] = list(graph.notes)
+    direction = "backward" if kind == "downsampler" else "forward"
+    layers = graph.layers
+    by_index: dict[int, TracedLayer] = {layer.index: layer for layer in layers}
+    skipped = {t.type for t in layers if t.dims != dims}
+    if skipped:
+        notes.append(f"layers with other than {dims} spatial axes left out: {sorted(skipped)}")
+    for layer in layers:
+        if layer.note and layer.dims == dims:
+            notes.append(f"{layer.name} ({layer.type}): {layer.note}")
+    judged = {
+        layer.index: _judge(layer)
+        for layer in layers
+        if layer.dims == dims and _changes_resolution(layer)
+    }
+    if found is None:
+        found = graph_paths(graph, dims)
+    if found.merged:
+        notes.append(
+            f"{found.merged} paths with the same resolution steps as others were merged "
+            "(the shortest and longest of each kind are kept)"
+        )
+    model_periods: dict[int, list[int]] = {}
+    paths: list[PathFinding] = []
+    for path in found.paths:
+        nodes = [by_index[i] for i in path.nodes]
+        for node, scale in zip(nodes, _path_scales(nodes, dims, direction), strict=True):
+            if node.index not in judged:
+                continue
+            _, own, _ = judged[node.index]
+            period = own.period if own is not None else (1,) * dims
+            mapped = [
+                max(1, round(p * s)) if p > 1 else 1 for p, s in zip(period, scale, strict=True)
+            ]
+            best = model_periods.setdefault(node.index, [1] * dims)
+            model_periods[node.index] = [max(a, b) for a, b in zip(best, mapped, strict=True)]
+        paths.append(_path_finding(path, nodes, dims, direction, judged))
+    paths.sort(key=_severity)
+    filtered = _evened_by_filters(found.paths, by_index, judged, dims)
+    findings: list[LayerFinding] = []
+    for layer in layers:
+        if layer.index not in judged:
+            continue
+        layer_direction, own, verdict = judged[layer.index]
+        if verdict == UNEVEN and layer.index in filtered:
+            verdict = FILTERED
+        period = own.period if own is not None else (1,) * dims
+        relevant = (layer_direction == "forward") == (kind != "downsampler")
+        findings.append(
+            LayerFinding(
+                index=len(findings),
+                name=layer.name,
+                type=layer.type,
+                params=dict(layer.params),
+                specs=layer.specs,
+                input_shape=layer.input_shape,
+                output_shape=layer.output_shape,
+                direction=layer_direction,
+                period=tuple(period),
+                structural_period=(
+                    tuple(own.structural_period) if own is not None else (1,) * dims
+                ),
+                unevenness=own.unevenness if own is not None else 1.0,
+                verdict=verdict,
+                fix=_suggested_fix(layer, layer_direction, verdict),
+                relevant=relevant,
+                model_period=tuple(model_periods.get(layer.index, period)),
+                note=layer.note,
+            )
+        )
+    return findings, paths, notes
 
 
-def _gradients(
-    model: nn.Module, example: Any, seeds: int, batch: int, dims: int
-) -> torch.Tensor | None:
-    if not isinstance(example, torch.Tensor) or not example.is_floating_point():
-        return None
-    was_training = model.training
-    model.eval()
-    grads = []
-    try:
-        for i in range(seeds):
-            x = _probe_inputs(example, 2000 + i, batch, dims).requires_grad_(True)
-            (grad,) = torch.autograd.grad(run_model(model, x).sum(), x)
-            grads.append(grad)
-    finally:
-        model.train(was_training)
-    return torch.cat(grads)
+def _evened_by_filters(
+    paths: Sequence[GraphPath],
+    by_index: dict[int, TracedLayer],
+    judged: dict[int, tuple[str, OverlapPattern | None, str]],
+    dims: int,
+) -> set[int]:
+    """Uneven layers that every path through them pairs with a fixed filter, evenly."""
+    evened: dict[int, bool] = {}
+    for path in paths:
+        nodes = [by_index[i] for i in path.nodes]
+        for position, node in enumerate(nodes):
+            if node.index not in judged or judged[node.index][2] != UNEVEN:
+                continue
+            direction = judged[node.index][0]
+            specs = _neighbouring_filters(nodes, position, dims, direction)
+            even = len(specs) > len(node.specs)
+            if even:
+                pattern, _ = _compound_path(specs, dims, direction)
+                even = pattern is not None and pattern.is_even
+            evened[node.index] = evened.get(node.index, True) and even
+    return {index for index, even in evened.items() if even}
+
+
+def _path_finding(
+    path: GraphPath,
+    nodes: Sequence[TracedLayer],
+    dims: int,
+    direction: str,
+    judged: dict[int, tuple[str, OverlapPattern | None, str]],
+) -> PathFinding:
+    pattern, note = _compound_path(path.specs, dims, direction)
+    if pattern is not None and not pattern.is_even:
+        verdict = UNEVEN
+    elif any(
+        judged[n.index][2] == EVEN and judged[n.index][0] == direction
+        for n in nodes
+        if n.index in judged
+    ):
+        verdict = EVEN
+    else:
+        verdict = FREE
+    return PathFinding(
+        source=path.source,
+        output=path.output,
+        layers=tuple(n.name for n in nodes),
+        specs=path.specs,
+        direction=direction,
+        pattern=pattern,
+        verdict=verdict,
+        note=note,
+    )
+
+
+def _severity(path: PathFinding) -> tuple[int, float, int, int]:
+    """Worst first: uneven, then most uneven, then the longest period, then shortest."""
+    unevenness = path.unevenness
+    return (
+        _VERDICT_RANK[path.verdict],
+        -(unevenness if not math.isnan(unevenness) else 0.0),
+        -max(path.period, default=1),
+        len(path.specs),
+    )
 
 
 # --------------------------------------------------------------------------- audit
 
 
-def _model_dims(traced: Sequence[TracedLayer]) -> int:
-    resolution = [t.dims for t in traced if _changes_resolution(t)] or [t.dims for t in traced]
+def _model_dims(layers: Sequence[TracedLayer]) -> int:
+    resolution = [t.dims for t in layers if _changes_resolution(t)] or [t.dims for t in layers]
     if not resolution:
         return 2
     return max(set(resolution), key=resolution.count)
@@ -581,72 +731,6 @@ def _spatial_of(tensor: Any, dims: int) -> tuple[int, ...]:
     return tuple(int(s) for s in tensor.shape[-dims:])
 
 
-def build_findings(
-    traced: Sequence[TracedLayer], dims: int, kind: str
-) -> tuple[list[LayerFinding], tuple[LayerSpec, ...], list[str]]:
-    """Judge the traced layers; return the findings, the path specs and notes."""
-    notes: list[str] = []
-    on_path = [t for t in traced if t.dims == dims]
-    skipped = {t.type for t in traced if t.dims != dims}
-    if skipped:
-        notes.append(f"layers with other than {dims} spatial axes left out: {sorted(skipped)}")
-    path: list[LayerSpec] = []
-    for t in on_path:
-        if t.note:
-            notes.append(f"{t.name} ({t.type}): {t.note}")
-        pointwise = all(k == 1 for k in t.params.get("kernel", (1,)))
-        if t.family == "conv" and not _changes_resolution(t) and pointwise:
-            continue
-        path.extend(t.specs)
-    # factors before/after each layer, for the period a layer leaves on the model's grid
-    factors = [_factors(t.specs, dims) if t.specs else ((1,) * dims, (1,) * dims) for t in on_path]
-    findings: list[LayerFinding] = []
-    for position, t in enumerate(on_path):
-        if not _changes_resolution(t):
-            continue
-        direction, own, verdict = _judge(t)
-        period = own.period if own is not None else (1,) * dims
-        structural = own.structural_period if own is not None else (1,) * dims
-        if direction == "forward":
-            later = factors[position + 1 :]
-            scale = [
-                math.prod(f[0][a] for f in later) / math.prod(f[1][a] for f in later)
-                for a in range(dims)
-            ]
-            relevant = kind != "downsampler"
-        else:
-            earlier = factors[:position]
-            scale = [
-                math.prod(f[1][a] for f in earlier) / math.prod(f[0][a] for f in earlier)
-                for a in range(dims)
-            ]
-            relevant = kind == "downsampler"
-        model_period = tuple(
-            max(1, round(p * s)) if p > 1 else 1 for p, s in zip(period, scale, strict=True)
-        )
-        findings.append(
-            LayerFinding(
-                index=len(findings),
-                name=t.name,
-                type=t.type,
-                params=dict(t.params),
-                specs=t.specs,
-                input_shape=t.input_shape,
-                output_shape=t.output_shape,
-                direction=direction,
-                period=tuple(period),
-                structural_period=tuple(structural),
-                unevenness=own.unevenness if own is not None else 1.0,
-                verdict=verdict,
-                fix=_suggested_fix(t, direction, verdict),
-                relevant=relevant,
-                model_period=model_period,
-                note=t.note,
-            )
-        )
-    return findings, tuple(path), notes
-
-
 _RESAMPLING = (
     nn.ConvTranspose1d,
     nn.ConvTranspose2d,
@@ -662,9 +746,9 @@ _RESAMPLING = (
 )
 
 
-def _unreached_layers(model: nn.Module, traced: Sequence[TracedLayer]) -> list[str]:
+def _unreached_layers(model: nn.Module, layers: Sequence[TracedLayer]) -> list[str]:
     """Resolution-changing modules of ``model`` that the example input did not run."""
-    ran = {id(t.module) for t in traced if t.module is not None}
+    ran = {id(t.module) for t in layers if t.module is not None}
     found: list[str] = []
     skip_inside: list[str] = []
     for name, module in model.named_modules():
@@ -681,14 +765,14 @@ def _unreached_layers(model: nn.Module, traced: Sequence[TracedLayer]) -> list[s
     return found
 
 
-def _compound(path: Sequence[LayerSpec], dims: int, kind: str):
-    forward = backward = None
-    if path:
-        if kind != "downsampler":
-            forward = overlap(list(path), dims=dims, direction="forward")
-        else:
-            backward = overlap(list(path), dims=dims, direction="backward")
-    return forward, backward
+def _worst(paths: Sequence[PathFinding], kind: str) -> tuple[Any, Any, tuple[LayerSpec, ...]]:
+    """(forward, backward, specs) of the worst path that has a pattern."""
+    for path in paths:
+        if path.pattern is not None:
+            if kind == "downsampler":
+                return None, path.pattern, path.specs
+            return path.pattern, None, path.specs
+    return None, None, ()
 
 
 def audit(
@@ -698,17 +782,21 @@ def audit(
     seeds: int = 4,
     probe: bool = True,
     name: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> AuditReport:
     """Find the layers that make checkerboard artifacts in ``model`` and measure them.
 
     Args:
-        model: any ``torch.nn.Module`` (left unchanged; probes use deep copies).
+        model: any ``torch.nn.Module``, also wrapped by ``torch.compile`` or
+            (Distributed)DataParallel, with legacy or parametrized weight / spectral norm,
+            or on the meta device (structure only). It is left exactly as it was.
         example_input: a tensor of the model's input shape, batch first (or a tuple of
             tensors passed positionally). A generator's latent ``(N, 100, 1, 1)`` is fine.
-        seeds: number of freshly initialised copies scored (also the number of input
-            draws for the model as given and for gradients).
+        seeds: number of re-initialisations scored (also the number of input draws for
+            the model as given and for gradients).
         probe: measure scores (set ``False`` for the structural report only).
         name: a name for the report (default: the model's class name).
+        progress: called with a short message after each forward pass of the probes.
 
     Returns:
         An :class:`AuditReport`.
@@ -721,20 +809,24 @@ def audit(
         raise CheckerscopeError(f"audit needs a torch.nn.Module, got {type(model).__name__}")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise CheckerscopeError(f"seeds must be a positive int, got {seeds!r}")
-    # forward passes in training mode update batch-norm statistics: work on a copy
-    model = copy.deepcopy(model)
-    traced = trace_layers(model, example_input)
-    with torch.no_grad():
-        output = run_model(model, example_input)
-    dims = _model_dims(traced)
+    model, notes = unwrap(model)
+    with preserved(model):  # a forward in training mode updates batch-norm statistics
+        graph = trace_graph(model, example_input)
+    output = graph.output
+    layers = graph.layers
+    dims = _model_dims(layers)
     first = example_input[0] if isinstance(example_input, (tuple, list)) else example_input
     in_spatial, out_spatial = _spatial_of(first, dims), _spatial_of(output, dims)
-    kind = _kind(in_spatial, out_spatial)
-    findings, path, notes = build_findings(traced, dims, kind)
-    forward, backward = _compound(path, dims, kind)
+    found = graph_paths(graph, dims)
+    kind, kind_note = model_kind(found, dims, in_spatial, out_spatial)
+    if kind_note:
+        notes.append(kind_note)
+    findings, paths, found_notes = build_findings(graph, dims, kind, found)
+    notes += found_notes
+    forward, backward, worst = _worst(paths, kind)
     if not findings:
         notes.append("no layer changes resolution: no periodic pattern can arise")
-    unreached = _unreached_layers(model, traced)
+    unreached = _unreached_layers(model, layers)
     if unreached:
         notes.append(
             "not run on this example input (data-dependent control flow?), so not audited: "
@@ -744,84 +836,129 @@ def audit(
         model=name or type(model).__name__,
         source="torch",
         input_shape=tuple(first.shape) if isinstance(first, torch.Tensor) else (),
-        output_shape=tuple(output.shape),
+        output_shape=tuple(output.shape) if output is not None else (),
         dims=dims,
         kind=kind,
         layers=findings,
-        path=path,
+        path=worst,
+        paths=paths,
         forward=forward,
         backward=backward,
         notes=notes,
     )
-    if probe:
-        _run_probes(report, model, example_input, seeds, out_spatial)
+    if probe and is_on_meta(model):
+        report.notes.append("the model is on the meta device: structure only, no scores")
+    elif probe:
+        _run_probes(report, model, example_input, seeds, out_spatial, progress)
     report.seconds = time.perf_counter() - start
     return report
 
 
 def _run_probes(
-    report: AuditReport, model: nn.Module, example: Any, seeds: int, out_spatial: tuple
+    report: AuditReport,
+    model: nn.Module,
+    example: Any,
+    seeds: int,
+    out_spatial: tuple[int, ...],
+    progress: Callable[[str], None] | None,
 ) -> None:
     dims = report.dims
     batch = 2  # batch norm in training mode needs more than one value per channel
+    total = 2 * seeds + 1 if report.kind != "downsampler" else seeds
+    done = [0]
+
+    def step(what: str) -> Callable[[], None]:
+        def tick() -> None:
+            done[0] += 1
+            if progress is not None:
+                progress(f"{what}: forward pass {done[0]} of {total}")
+
+        return tick
+
     if report.kind != "downsampler" and out_spatial:
         structural = report.forward.structural_period if report.forward else (2,)
-        periods = _candidate_periods(structural, out_spatial)
-        fresh = [reinitialise(model, seed) for seed in range(seeds)]
-        report.init_score = _score(_collect(fresh, example, batch, dims), periods, dims, "init")
-        given = _collect([model] * seeds, example, batch, dims)
-        with torch.no_grad():  # the user's own example counts too (a real image, say)
-            own = run_model(model, example).float()
+        periods = candidate_periods(structural, out_spatial)
+        fresh = probe_outputs(model, example, seeds, batch, dims, True, step("init"))
+        report.init_score = score_outputs(fresh, periods, dims, "init")
+        given = probe_outputs(model, example, seeds, batch, dims, False, step("given"))
+        with preserved(model), torch.no_grad(), deterministic(model, seed=5000):
+            own = run_model(model, example).float()  # the user's own example counts too
+        step("example")()
         if own.shape[1:] == given.shape[1:]:
             given = torch.cat([own, given])
-        report.given_score = _score(given, periods, dims, "given")
+        report.given_score = score_outputs(given, periods, dims, "given")
     if report.kind == "downsampler":
         in_spatial = tuple(report.input_shape[-dims:]) if len(report.input_shape) > dims else ()
         structural = report.backward.structural_period if report.backward else (2,)
-        periods = _candidate_periods(structural, in_spatial)
-        grads = _gradients(model, example, seeds, batch, dims)
+        periods = candidate_periods(structural, in_spatial)
+        grads = gradient_outputs(model, example, seeds, batch, dims, step("gradient"))
         if grads is not None:
-            report.grad_score = _score(grads, periods, dims, "gradient")
+            report.grad_score = score_outputs(grads, periods, dims, "gradient")
     if report.init_score is None and report.grad_score is None:
         report.notes.append("output too small to measure a periodic pattern")
     elif report.high_scores and not report.measured_artifacts:
         report.notes.append(
             f"a score of {ARTIFACT_DB:g} dB or more was measured, but every relevant layer is "
-            "artifact-free by construction, so it does not count: with white-noise-like "
-            "features (random init) the phases of a nearest resize + conv differ in variance, "
-            "and an activation turns that into a weak mean pattern that smooth features lack"
+            "artifact-free by construction or evened by a fixed filter, so it does not count: "
+            "with white-noise-like features (random init) the phases of a nearest resize + "
+            "conv differ in variance, and an activation turns that into a weak mean pattern "
+            "that smooth features lack"
         )
 
 
 # --------------------------------------------------------------------------- ONNX
 
 
-def audit_onnx(path: str | Path) -> AuditReport:
-    """The structural audit of an ONNX model (no probes; needs the ``onnx`` package only).
+def audit_onnx(
+    path: str | Path,
+    *,
+    probe: bool | None = None,
+    seeds: int = 4,
+    input_shape: Sequence[int] | None = None,
+) -> AuditReport:
+    """The audit of an ONNX model: its graph read with ``onnx``, its weights probed with
+    ``onnxruntime``.
 
     Reads ``ConvTranspose``, ``Conv``, ``Resize`` / ``Upsample``, ``DepthToSpace`` and
-    ``MaxPool`` / ``AveragePool`` nodes with their attributes, in graph order, and judges
-    them as :func:`audit` does.
+    ``MaxPool`` / ``AveragePool`` nodes with their attributes and the data flow between
+    them, and judges layers and paths as :func:`audit` does. With ``onnxruntime``
+    installed, models that upsample or keep the size are also run on ``seeds`` random inputs
+    and their outputs scored, like :func:`audit`'s "weights as given" probe, so both audits
+    of the same weights reach the same verdict (input gradients are not available through
+    ``onnxruntime``: models that downsample are judged on structure).
+
+    Args:
+        path: the ``.onnx`` file.
+        probe: run the weights (default: when ``onnxruntime`` is installed).
+        seeds: input draws for the probe.
+        input_shape: the first input's shape where the file leaves axes dynamic.
 
     Raises:
-        CheckerscopeError: if ``onnx`` is missing or the file is not a valid ONNX model.
+        CheckerscopeError: if ``onnx`` is missing, the file is not a valid ONNX model, or
+            ``probe=True`` without ``onnxruntime``.
     """
     from checkerscope.auditing.onnx_model import read_onnx
+    from checkerscope.auditing.onnx_probe import onnxruntime_available, probe_onnx
 
     start = time.perf_counter()
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise CheckerscopeError(f"seeds must be a positive int, got {seeds!r}")
     model = read_onnx(path)
-    dims = _model_dims(model.layers)
+    layers = model.graph.layers
+    dims = _model_dims(layers)
     in_spatial = _known_spatial(model.input_shape, dims)
     out_spatial = _known_spatial(model.output_shape, dims)
+    found = graph_paths(model.graph, dims)
+    kind_note = ""
     if in_spatial is not None and out_spatial is not None:
-        kind = _kind(in_spatial, out_spatial)
-    else:  # dynamic axes: decide from the layers
-        up = sum(1 for t in model.layers if t.family in ("deconv", "resize", "pixelshuffle"))
-        down = sum(1 for t in model.layers if _changes_resolution(t)) - up
-        kind = "generator" if up > down else ("downsampler" if down > up else "image-to-image")
-    findings, path_specs, notes = build_findings(model.layers, dims, kind)
-    forward, backward = _compound(path_specs, dims, kind)
-    return AuditReport(
+        kind, kind_note = model_kind(found, dims, in_spatial, out_spatial)
+    else:  # dynamic axes: decide from the rate changes
+        kind = _kind_of_paths(found, dims) or "image-to-image"
+    findings, paths, notes = build_findings(model.graph, dims, kind, found)
+    if kind_note:
+        notes.insert(0, kind_note)
+    forward, backward, worst = _worst(paths, kind)
+    report = AuditReport(
         model=Path(path).name,
         source="onnx",
         input_shape=model.input_shape,
@@ -829,12 +966,30 @@ def audit_onnx(path: str | Path) -> AuditReport:
         dims=dims,
         kind=kind,
         layers=findings,
-        path=path_specs,
+        path=worst,
+        paths=paths,
         forward=forward,
         backward=backward,
         notes=[*model.notes, *notes],
-        seconds=time.perf_counter() - start,
     )
+    available = onnxruntime_available()
+    if probe and not available:
+        raise CheckerscopeError(
+            "probing ONNX files needs onnxruntime: pip install 'checkerscope[onnx]'"
+        )
+    if probe is None:
+        probe = available
+        if not available:
+            report.notes.append("onnxruntime is not installed: structure only, no scores")
+    if probe and kind != "downsampler":
+        structural = forward.structural_period if forward is not None else (2,)
+        report.given_score = probe_onnx(path, structural, dims, seeds, input_shape)
+    elif probe:
+        report.notes.append(
+            "input gradients are not available through onnxruntime: judged on structure"
+        )
+    report.seconds = time.perf_counter() - start
+    return report
 
 
 def _known_spatial(shape: Sequence[Any], dims: int) -> tuple[int, ...] | None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from checkerscope._files import display_name
-from checkerscope.auditing.tracing import TracedLayer
+from checkerscope.auditing.tracing import Source, TracedGraph, TracedLayer
 from checkerscope.errors import CheckerscopeError
 from checkerscope.theory import AvgPool, Conv, Deconv, LayerSpec, MaxPool, PixelShuffle, Resize
 
@@ -48,13 +48,18 @@ _BOUNDED_ATTRIBUTES = (
 
 @dataclass
 class OnnxModel:
-    """What :func:`read_onnx` found: the layers and the graph's first input/output shapes
-    (``None`` for symbolic axes)."""
+    """What :func:`read_onnx` found: the data-flow graph of its resolution-changing nodes
+    and the graph's first input/output shapes (``None`` for symbolic axes)."""
 
-    layers: list[TracedLayer]
+    graph: TracedGraph
     input_shape: tuple[Any, ...]
     output_shape: tuple[Any, ...]
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def layers(self) -> list[TracedLayer]:
+        """The resolution-changing nodes in graph order."""
+        return self.graph.layers
 
 
 def _import_onnx() -> Any:
@@ -246,17 +251,27 @@ def read_onnx(path: str | os.PathLike[str]) -> OnnxModel:
     real_inputs = [i for i in graph.input if i.name not in initializers]
     input_shape = _shape_of(real_inputs[0]) if real_inputs else ()
     output_shape = _shape_of(graph.output[0]) if graph.output else ()
-    layers: list[TracedLayer] = []
+    nodes: list[TracedLayer | Source] = []
+    reached: dict[str, frozenset[int]] = {}  # value name -> nodes whose outputs reach it
+    for value in real_inputs:
+        reached[value.name] = frozenset({len(nodes)})
+        nodes.append(Source(value.name, len(nodes), _shape_of(value)))
     notes: list[str] = []
     for index, node in enumerate(graph.node):
+        preds = frozenset().union(*(reached.get(name, frozenset()) for name in node.input))
         found = _describe_node(node, constants, shapes)
-        if found is None:
+        data = reached.get(node.input[0], frozenset()) if node.input else frozenset()
+        if found is None or not data:
+            for out in node.output:
+                if preds:
+                    reached[out] = preds
             continue
         family, specs, params, dims, note = found
         name = node.name or f"{node.op_type}_{index}"
         if note:
             notes.append(f"{name}: {note}")
-        layers.append(
+        position = len(nodes)
+        nodes.append(
             TracedLayer(
                 name=name,
                 type=node.op_type,
@@ -267,11 +282,21 @@ def read_onnx(path: str | os.PathLike[str]) -> OnnxModel:
                 output_shape=_spatial(shapes.get(node.output[0], ()), dims),
                 params=params,
                 note=note,
+                index=position,
+                inputs=tuple(sorted(data)),
             )
         )
-    if not layers:
+        for out in node.output:
+            reached[out] = frozenset({position})
+    outputs = [
+        (value.name, tuple(sorted(reached[value.name])))
+        for value in graph.output
+        if reached.get(value.name)
+    ]
+    traced = TracedGraph(nodes, outputs)
+    if not traced.layers:
         notes.append("no convolution, resize, depth-to-space or pooling node found")
-    return OnnxModel(layers, input_shape, output_shape, notes)
+    return OnnxModel(traced, input_shape, output_shape, notes)
 
 
 def _weight_kernel(node: Any, constants: dict[str, np.ndarray]) -> tuple[int, ...] | None:

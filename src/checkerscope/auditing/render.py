@@ -8,8 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from checkerscope._extras import pyplot
+
 if TYPE_CHECKING:  # pragma: no cover
-    from checkerscope.auditing.analysis import AuditReport, LayerFinding, Probe
+    from checkerscope.auditing.analysis import AuditReport, LayerFinding, PathFinding, Probe
+
+#: Paths listed in the terminal (all are in the JSON and the HTML page).
+SHOWN_PATHS = 6
 
 
 def _num(value: float) -> str:
@@ -61,6 +66,21 @@ def _probe_line(probe: Probe | None, label: str) -> str:
         f"{label}: {probe.median_db:+.1f} dB at period {probe.period} "
         f"(median of {probe.samples}; {others})"
     )
+
+
+def _route(path: PathFinding, limit: int = 70) -> str:
+    """``input > up1 > up2 > output``, shortened in the middle when long."""
+    steps = [path.source, *path.layers, path.output]
+    text = " > ".join(steps)
+    if len(text) <= limit or len(steps) <= 4:
+        return text
+    return " > ".join([*steps[:2], f"... {len(steps) - 4} more ...", *steps[-2:]])
+
+
+def _path_summary(path: PathFinding) -> str:
+    if path.pattern is None:
+        return path.note or "no spec on this path"
+    return f"period {_shape(path.period)}, unevenness {_num(path.unevenness)}"
 
 
 def _pattern_text(pattern: np.ndarray, limit: int = 8) -> str:
@@ -120,10 +140,27 @@ def render_text(report: AuditReport) -> str:
         console.print(table)
     else:
         console.print("  no layer changes resolution")
+    if len(report.paths) > 1:
+        console.print(
+            f"{len(report.paths)} paths from input to output, each compounded on its own "
+            "(worst first):",
+            highlight=False,
+        )
+        for number, path in enumerate(report.paths[:SHOWN_PATHS], start=1):
+            console.print(
+                f"  {number}. {_route(path)}: {_path_summary(path)} ({path.verdict})",
+                highlight=False,
+            )
+        if len(report.paths) > SHOWN_PATHS:
+            console.print(
+                f"  ... {len(report.paths) - SHOWN_PATHS} more (--json lists them all)",
+                highlight=False,
+            )
     pattern = report.overlap
     if pattern is not None:
+        which = "worst path" if len(report.paths) > 1 else "path"
         console.print(
-            f"path ({pattern.direction}, {len(report.path)} specs): {pattern.summary()}",
+            f"{which} ({pattern.direction}, {len(report.path)} specs): {pattern.summary()}",
             highlight=False,
         )
         text = _pattern_text(pattern.pattern)
@@ -173,10 +210,7 @@ def render_text(report: AuditReport) -> str:
 
 
 def _heatmap_png(report: AuditReport) -> bytes | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("the pictures of audit --html")
 
     pattern = report.overlap
     if pattern is None:
@@ -221,10 +255,7 @@ def _heatmap_png(report: AuditReport) -> bytes | None:
 
 
 def _fingerprint_png(probe: Probe) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("the pictures of audit --html")
 
     fig, ax = plt.subplots(figsize=(3.2, 3.0))
     fp = np.asarray(probe.fingerprint, dtype=float)
@@ -294,10 +325,31 @@ def render_html(report: AuditReport, fixed: AuditReport | None = None) -> str:
         else "<p>No layer changes resolution.</p>",
         id="layers",
     )
-    png = _heatmap_png(report)
-    if png is not None:
+    if report.paths:
+        path_rows = [
+            [
+                number,
+                f"{path.source} → {path.output}",
+                " › ".join(path.layers) or "-",
+                _shape(path.period) if path.pattern is not None else "-",
+                float(path.unevenness),
+                verdict_badge(path.verdict),
+            ]
+            for number, path in enumerate(report.paths, start=1)
+        ]
         body += section(
-            "Overlap of the whole path",
+            "Paths from input to output (worst first)",
+            "<p>Parallel branches (residual shortcuts, skips, separate outputs) are separate "
+            "paths, each compounded on its own.</p>"
+            + html_table(
+                path_rows, ["#", "from → to", "through", "period", "unevenness", "verdict"]
+            ),
+            id="paths",
+        )
+    png = _heatmap_png(report)
+    if png is not None and report.overlap is not None:
+        body += section(
+            "Overlap of the worst path",
             figure(png, "overlap heat map", caption=report.overlap.describe()[:300]),
             id="overlap",
         )
@@ -340,6 +392,7 @@ def render_html(report: AuditReport, fixed: AuditReport | None = None) -> str:
         nav=[
             ("summary", "Summary"),
             ("layers", "Layers"),
+            ("paths", "Paths"),
             ("overlap", "Overlap"),
             ("measured", "Measured"),
         ],

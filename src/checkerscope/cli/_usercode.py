@@ -11,11 +11,15 @@ Inside :func:`user_code`:
   :class:`~checkerscope.errors.CheckerscopeError` passes unchanged;
 * ``sys.argv`` is only the name of the user's file, so a module that parses the command line
   at import sees no checkerscope options;
-* what the code prints, on stdout or stderr, goes to stderr once the block is done (stdout
-  stays the tool's own, e.g. for ``--json``); output written below Python (C extensions) to
-  file descriptor 1 is sent to stderr too. When the code fails, its last printed line is
-  quoted in the error (a usage message, say), and the rest is dropped unless
-  ``CHECKERSCOPE_DEBUG`` is set.
+* what the code prints on stdout goes to stderr (stdout stays the tool's own, e.g. for
+  ``--json``); output written below Python (C extensions) to file descriptor 1 is sent to
+  stderr too;
+* with ``capture=True`` (the default, for short blocks such as an import or a factory call)
+  what the code prints, on stdout or stderr, is held until the block is done and then
+  written to stderr; when the code fails, its last printed line is quoted in the error (a
+  usage message, say) and the rest is dropped unless ``CHECKERSCOPE_DEBUG`` is set. Use
+  ``capture=False`` for long blocks that report progress (forward passes, training): their
+  output then reaches stderr as it is written.
 
 Usage (the lead's audit wraps each forward pass the same way)::
 
@@ -23,8 +27,8 @@ Usage (the lead's audit wraps each forward pass the same way)::
 
     with user_code("importing 'models.py'", argv0="models.py"):
         module = importlib.import_module(...)
-    with user_code("running make_generator (forward pass)"):
-        output = model(example)
+    with user_code("running make_generator (forward passes)", capture=False):
+        output = model(example)  # progress printed here shows at once
 
 Examples:
     >>> import sys
@@ -158,20 +162,22 @@ def _sigint_watch(seen: list[bool]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def user_code(what: str, *, argv0: str | None = None) -> Iterator[None]:
+def user_code(what: str, *, argv0: str | None = None, capture: bool = True) -> Iterator[None]:
     """Run the body as user code; see the module docstring.
 
     Args:
         what: what is running, for messages: ``"importing 'models.py'"``,
             ``"calling models.py:make()"``, ``"running make (forward pass)"``.
         argv0: ``sys.argv[0]`` while the body runs (default: ``what``).
+        capture: hold what the body prints until it ends (and quote its last line in an
+            error); ``False`` lets it through to stderr at once.
 
     Raises:
         CheckerscopeError: the code exited, raised ``KeyboardInterrupt`` itself, or failed.
         KeyboardInterrupt: the user pressed Ctrl-C.
     """
     real_stdout, real_stderr, real_argv = sys.stdout, sys.stderr, sys.argv
-    capture = _Capture(real_stderr)
+    captured = _Capture(real_stderr)
     with contextlib.suppress(Exception):
         real_stdout.flush()
     failed = True
@@ -179,14 +185,17 @@ def user_code(what: str, *, argv0: str | None = None) -> Iterator[None]:
     try:
         with _stdout_fd_to_stderr(), _sigint_watch(interrupted):
             sys.argv = [argv0 if argv0 is not None else what]
-            sys.stdout = sys.stderr = capture
+            if capture:
+                sys.stdout = sys.stderr = captured
+            else:
+                sys.stdout = real_stderr
             try:
                 yield
                 failed = False
             finally:
                 sys.stdout, sys.stderr, sys.argv = real_stdout, real_stderr, real_argv
     except SystemExit as exc:
-        raise CheckerscopeError(_exit_message(what, exc.code, capture)) from None
+        raise CheckerscopeError(_exit_message(what, exc.code, captured)) from None
     except KeyboardInterrupt:
         if interrupted[0]:
             raise
@@ -202,7 +211,7 @@ def user_code(what: str, *, argv0: str | None = None) -> Iterator[None]:
     finally:
         if not failed or os.environ.get("CHECKERSCOPE_DEBUG"):
             with contextlib.suppress(Exception):
-                capture.release()
+                captured.release()
 
 
 def _exit_message(what: str, code: object, capture: _Capture) -> str:

@@ -252,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
         from checkerscope.auditing import audit
 
         model, example, name = load_target(args.target, args.input_shape)
-        with user_code(f"running {name} (the audit's forward passes)"):
+        with user_code(f"running {name} (the audit's forward passes)", capture=False):
             report = audit(model, example, seeds=args.seeds, probe=not args.no_probe, name=name)
     if args.html:
         report.to_html(args.html)

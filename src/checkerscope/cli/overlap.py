@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from checkerscope._extras import pyplot
 from checkerscope.cli._common import (
     OutputPath,
     check_outputs,
@@ -247,10 +248,7 @@ def _summary_line(result: OverlapPattern) -> str:
 
 def render_png(result: OverlapPattern) -> bytes:
     """A heat map of the pattern (3-D: its depth slices side by side), as PNG bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("overlap --png")
 
     slices = [np.atleast_2d(result.pattern)]
     if result.dims == 3:

@@ -1,12 +1,15 @@
-"""``checkerscope score``: the checkerboard score of image files, one line per file.
+"""``checkerscope score``: the checkerboard score of image and audio files, one line each.
 
-Verdicts (thresholds in dB, from the validation on scikit-image's photographs: clean crops
-have a 95th percentile near 9 dB; a grid of 0.25 % of the range scores a median near
-18 dB and one of 1 % near 29 dB):
+Each file gets three numbers (see :mod:`checkerscope.metrics.score`): ``dB`` (how much the
+grid stands out), the grid's peak-to-peak amplitude in 8-bit grey levels (``p-p``) and its
+significance as a z-score (``z``). The verdict needs both a significant and a visible grid:
 
-* ``clean``       below 10 dB
-* ``faint grid``  10 to 20 dB
-* ``grid``        20 dB and above
+* ``clean``       not significant (z < 2.33), or peak-to-peak below 1 grey level
+* ``faint grid``  significant, 1 to 3 grey levels peak-to-peak
+* ``grid``        significant, 3 grey levels or more
+
+WAV files (and FLAC/OGG with the optional ``soundfile``) are scored along time (``dims=1``),
+with amplitudes relative to full scale.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from checkerscope.imageio import DEFAULT_MAX_PIXELS
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
-#: (lower bound in dB, verdict), highest first.
-VERDICTS: tuple[tuple[float, str], ...] = ((20.0, "grid"), (10.0, "faint grid"))
+#: The verdicts, weakest first.
+VERDICT_NAMES: tuple[str, ...] = ("clean", "faint grid", "grid")
 CLEAN = "clean"
-#: The CSV's columns, in order (an existing file starting with them may be replaced).
+#: The CSV's columns, in order. An existing file whose header starts with the first eight
+#: (those of every version) is an earlier score CSV and may be replaced.
 CSV_COLUMNS: tuple[str, ...] = (
     "path",
     "height",
@@ -44,11 +48,16 @@ CSV_COLUMNS: tuple[str, ...] = (
     "db",
     "verdict",
     "error",
+    "significance",
+    "peak_to_peak_levels",
+    "rms_levels",
+    "notes",
 )
+_CSV_STABLE_COLUMNS = 8
 # Draw a progress bar from this many files on (in a log, lines appear after 15 s anyway).
 _PROGRESS_FROM = 20
-# Files read one after another and scored together when their shapes agree (one transform
-# call for several small images costs less than one call each; the scores are identical).
+# Files read one after another and scored together when their shapes agree (one call for
+# several small images costs less than one call each; the scores are identical).
 _CHUNK = 4
 # Images with more values than this are scored on their own, as soon as they are read.
 _BATCH_MAX_VALUES = 1 << 20
@@ -62,25 +71,15 @@ examples:
   checkerscope score a.png b.jpg --json            machine-readable result on stdout
   checkerscope score samples/ --csv scores.csv --workers 4
   checkerscope score samples/ --fail-above 20      exit 1 if any file scores above 20 dB
+  checkerscope score resized/ --offgrid            also find grids moved by a non-integer resize
+  checkerscope score voice.wav                     audio files are scored along time
 
-verdicts: clean < 10 dB <= faint grid < 20 dB <= grid
+verdicts: grid = significant (z >= 2.33) and >= 3 grey levels peak-to-peak; faint grid =
+significant and >= 1 level (--visible); clean otherwise
 exit status: 0 at least one file scored (and no --fail-above hit), 1 a file scored above
 --fail-above, 2 nothing could be scored (broken files are listed on stderr) or bad options,
 130 interrupted (the files scored so far are still printed and written to --csv)
 """
-
-
-def verdict(db: float) -> str:
-    """The verdict for a score in dB.
-
-    Examples:
-        >>> verdict(3.0), verdict(12.5), verdict(31.0)
-        ('clean', 'faint grid', 'grid')
-    """
-    for bound, name in VERDICTS:
-        if db >= bound:
-            return name
-    return CLEAN
 
 
 def register(subparsers: Any) -> None:
@@ -124,6 +123,21 @@ def register(subparsers: Any) -> None:
         "per pixel and channel)",
     )
     p.add_argument(
+        "--visible",
+        type=float,
+        default=1.0,
+        metavar="LEVELS",
+        help="visibility threshold: peak-to-peak in 8-bit grey levels (default 1; audio: "
+        "1/255 of full scale per level)",
+    )
+    p.add_argument(
+        "--offgrid",
+        action="store_true",
+        help="also search every frequency for the strongest periodic peak (a grid after a "
+        "non-integer resize): its period, the resize factor it implies and its z (against "
+        "white noise: photographs reach z 13 on their own; not part of the verdict)",
+    )
+    p.add_argument(
         "--fail-above",
         type=float,
         metavar="DB",
@@ -137,15 +151,23 @@ class FileScore:
     """The outcome for one file: a score, or the reason it could not be scored."""
 
     path: Path
-    shape: tuple[int, int, int] | None = None  # (C, H, W)
+    shape: tuple[int, int, int] | None = None  # (C, H, W); (C, 1, T) for audio
     period: tuple[int, ...] | None = None
     db: float | None = None
     channel_db: tuple[float, ...] = ()
     error: str | None = None
+    kind: str = "image"
+    significance: float | None = None
+    p_value: float | None = None
+    rms_levels: float | None = None
+    peak_to_peak_levels: float | None = None
+    score_verdict: str | None = None
+    notes: str = ""
+    offgrid: dict[str, Any] | None = None
 
     @property
     def verdict(self) -> str | None:
-        return None if self.db is None else verdict(self.db)
+        return self.score_verdict
 
     @property
     def name(self) -> str:
@@ -159,33 +181,54 @@ class FileScore:
             return {"path": str(self.path), "error": self.error}
         assert self.shape is not None
         channels, height, width = self.shape
-        return {
+        result = {
             "path": str(self.path),
+            "kind": self.kind,
             "height": height,
             "width": width,
             "channels": channels,
             "period": list(self.period or ()),
             "db": self.db,
             "channel_db": list(self.channel_db),
+            "significance": self.significance,
+            "p_value": self.p_value,
+            "amplitude": {
+                "rms_levels": self.rms_levels,
+                "peak_to_peak_levels": self.peak_to_peak_levels,
+                "peak_to_peak_percent": None
+                if self.peak_to_peak_levels is None
+                else self.peak_to_peak_levels / 2.55,
+            },
             "verdict": self.verdict,
+            "notes": self.notes,
         }
+        if self.offgrid is not None:
+            result["offgrid"] = self.offgrid
+        return result
 
     def csv_row(self) -> list[str]:
-        """The CSV cells, text cells neutralised against formula injection."""
+        """The CSV cells (:data:`CSV_COLUMNS`), text cells neutralised against formulas."""
         if self.error is not None:
-            return [csv_cell(str(self.path)), "", "", "", "", "", "", csv_cell(self.error)]
+            empty = [""] * (len(CSV_COLUMNS) - 2)
+            row = [csv_cell(str(self.path)), *empty[:6], csv_cell(self.error), *empty[6:]]
+            return row
         assert self.shape is not None and self.db is not None and self.verdict is not None
+        assert self.significance is not None and self.peak_to_peak_levels is not None
+        assert self.rms_levels is not None
         channels, height, width = self.shape
-        period = "x".join(str(p) for p in self.period or ())
         return [
             csv_cell(str(self.path)),
             str(height),
             str(width),
             str(channels),
-            period,
+            "x".join(str(p) for p in self.period or ()),
             f"{self.db:.2f}",
             self.verdict,
             "",
+            f"{self.significance:.2f}",
+            f"{self.peak_to_peak_levels:.3f}",
+            f"{self.rms_levels:.3f}",
+            csv_cell(self.notes),
         ]
 
 
@@ -227,8 +270,7 @@ def _failure(path: Path, exc: BaseException) -> FileScore:
         message = str(exc)
         if not message.startswith(name):
             message = f"{name}: {message}"
-        if "(max_pixels)" in message:
-            message = message.replace("(max_pixels)", "(--max-pixels)")
+        message = message.replace("(max_pixels)", "(--max-pixels)")
     elif isinstance(exc, MemoryError):
         message = f"{name}: not enough memory to read and score it"
     else:
@@ -238,69 +280,108 @@ def _failure(path: Path, exc: BaseException) -> FileScore:
     return FileScore(path=path, error=message)
 
 
-def _scored(path: Path, image: np.ndarray, result: Any, index: int = 0) -> FileScore:
+def _load(path: Path, max_pixels: int | None) -> tuple[np.ndarray, int, float, bool]:
+    """``(data, dims, value_range, is_audio)`` of one file."""
+    from checkerscope.audioio import is_audio_path, load_audio
+    from checkerscope.imageio import load_image
+
+    if is_audio_path(path):
+        samples, _ = load_audio(path)
+        return samples, 1, 2.0, True  # full scale is [-1, 1]
+    return load_image(path, max_pixels=max_pixels), 2, 1.0, False
+
+
+def _scored(
+    path: Path, data: np.ndarray, audio: bool, value_range: float, result: Any, index: int = 0
+) -> FileScore:
+    """The outcome of image (or signal) ``index`` of a score ``result``."""
+    shape = (data.shape[0], 1, data.shape[1]) if audio else tuple(int(n) for n in data.shape)
+    assert result.amplitude is not None
+    peaks = result.offgrid
     return FileScore(
         path=path,
-        shape=(int(image.shape[0]), int(image.shape[1]), int(image.shape[2])),
+        shape=(int(shape[0]), int(shape[1]), int(shape[2])),
         period=tuple(int(p) for p in result.period),
         db=float(result.db[index]),
         channel_db=tuple(float(v) for v in result.channel_db[index]),
+        kind="audio" if audio else "image",
+        significance=float(result.significance[index]),
+        p_value=float(result.p_value[index]),
+        rms_levels=float(result.amplitude.rms_levels[index]),
+        peak_to_peak_levels=float(result.amplitude.peak_to_peak_levels[index]),
+        score_verdict=result.verdict[index],
+        notes=result.notes[index],
+        offgrid=None
+        if peaks is None
+        else {
+            "frequency": [float(f) for f in peaks.frequency[index]],
+            "period": float(peaks.period[index]),
+            "original_period": int(peaks.original_period[index]),
+            "resize_factor": float(peaks.resize_factor[index]),
+            "resize_factor_if_aliased": float(peaks.resize_factor_if_aliased[index]),
+            "significance": float(peaks.significance[index]),
+            "peak_to_peak_levels": float(peaks.peak_to_peak[index] / value_range * 255.0),
+        },
     )
 
 
-def score_file(
-    path: Path, period: int | str, max_pixels: int | None = DEFAULT_MAX_PIXELS
-) -> FileScore:
-    """Load and score one file; any failure becomes a :class:`FileScore` with ``error``."""
-    from checkerscope.imageio import load_image
+def _score(
+    data: np.ndarray, period: int | str, dims: int, value_range: float, **options: Any
+) -> Any:
     from checkerscope.metrics import checkerboard_score
 
+    return checkerboard_score(data, period=period, dims=dims, value_range=value_range, **options)
+
+
+def score_file(
+    path: Path,
+    period: int | str,
+    visible: float = 1.0,
+    offgrid: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> FileScore:
+    """Load and score one file; any failure becomes a :class:`FileScore` with ``error``."""
     try:
-        image = load_image(path, max_pixels=max_pixels)
-        return _scored(path, image, checkerboard_score(image, period=period))
+        data, dims, value_range, audio = _load(path, max_pixels)
+        result = _score(data, period, dims, value_range, visible=visible, offgrid=offgrid)
+        return _scored(path, data, audio, value_range, result)
     except Exception as exc:  # one file's failure never ends the run
         return _failure(path, exc)
 
 
 def _score_chunk(
-    paths: Sequence[Path], period: int | str, max_pixels: int | None
+    paths: Sequence[Path],
+    period: int | str,
+    max_pixels: int | None,
+    visible: float = 1.0,
+    offgrid: bool = False,
 ) -> list[FileScore]:
-    """Score a few files, small ones of the same shape in one call (same numbers)."""
-    from checkerscope.imageio import load_image
-    from checkerscope.metrics import checkerboard_score
-
-    if period == "auto" or len(paths) == 1:  # "auto" picks one period per call
-        return [score_file(path, period, max_pixels) for path in paths]
+    """Score a few files; small images of one shape in one call (the same numbers)."""
+    if period == "auto" or offgrid or len(paths) == 1:  # "auto" picks one period per call
+        return [score_file(p, period, visible, offgrid, max_pixels) for p in paths]
     outcomes: list[FileScore | None] = [None] * len(paths)
     waiting: dict[tuple[Any, ...], list[tuple[int, np.ndarray]]] = {}
     for index, path in enumerate(paths):
         try:
-            image = load_image(path, max_pixels=max_pixels)
+            data, dims, value_range, audio = _load(path, max_pixels)
+            if audio or data.size > _BATCH_MAX_VALUES:
+                result = _score(data, period, dims, value_range, visible=visible)
+                outcomes[index] = _scored(path, data, audio, value_range, result)
+                continue
         except Exception as exc:
             outcomes[index] = _failure(path, exc)
             continue
-        if image.size > _BATCH_MAX_VALUES:
-            try:
-                outcomes[index] = _scored(path, image, checkerboard_score(image, period=period))
-            except Exception as exc:
-                outcomes[index] = _failure(path, exc)
-            del image
-            continue
-        waiting.setdefault((image.shape, image.dtype.str), []).append((index, image))
+        waiting.setdefault((data.shape, data.dtype.str), []).append((index, data))
     for group in waiting.values():
         try:
-            result = checkerboard_score(np.stack([image for _, image in group]), period=period)
+            batch = np.stack([image for _, image in group])
+            result = _score(batch, period, 2, 1.0, visible=visible, layout="NCHW")
         except Exception:  # one bad image in the batch: score each on its own
-            for index, image in group:
-                try:
-                    outcomes[index] = _scored(
-                        paths[index], image, checkerboard_score(image, period=period)
-                    )
-                except Exception as exc:
-                    outcomes[index] = _failure(paths[index], exc)
+            for index, _ in group:
+                outcomes[index] = score_file(paths[index], period, visible, False, max_pixels)
             continue
         for position, (index, image) in enumerate(group):
-            outcomes[index] = _scored(paths[index], image, result, position)
+            outcomes[index] = _scored(paths[index], image, False, 1.0, result, position)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
@@ -310,6 +391,7 @@ def score_files(
     workers: int = 1,
     on_result: Callable[[FileScore], None] | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    **options: Any,
 ) -> list[FileScore]:
     """Score ``paths`` in order, ``workers`` chunks at a time (threads: decoding and FFTs
     release the GIL); ``on_result`` sees each outcome as soon as it is known.
@@ -322,10 +404,12 @@ def score_files(
     def outcomes() -> Iterator[list[FileScore]]:
         if workers <= 1:
             for chunk in chunks:
-                yield _score_chunk(chunk, period, max_pixels)
+                yield _score_chunk(chunk, period, max_pixels, **options)
             return
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            yield from pool.map(lambda chunk: _score_chunk(chunk, period, max_pixels), chunks)
+            yield from pool.map(
+                lambda chunk: _score_chunk(chunk, period, max_pixels, **options), chunks
+            )
 
     results: list[FileScore] = []
     try:
@@ -342,7 +426,7 @@ def score_files(
 
 def _summary(results: Sequence[FileScore]) -> dict[str, Any]:
     scored = [r.db for r in results if r.db is not None]
-    counts = {name: 0 for name in (CLEAN, *(name for _, name in reversed(VERDICTS)))}
+    counts = {name: 0 for name in VERDICT_NAMES}
     for r in results:
         if r.verdict is not None:
             counts[r.verdict] += 1
@@ -371,9 +455,8 @@ def is_score_csv(path: Path) -> bool:
             first = handle.readline(4096)
     except OSError:
         return False
-    return first.rstrip(b"\r\n").split(b",")[: len(CSV_COLUMNS)] == [
-        c.encode() for c in CSV_COLUMNS
-    ]
+    stable = [c.encode() for c in CSV_COLUMNS[:_CSV_STABLE_COLUMNS]]
+    return first.rstrip(b"\r\n").split(b",")[:_CSV_STABLE_COLUMNS] == stable
 
 
 def _print_table(results: Sequence[FileScore], summary: dict[str, Any]) -> None:
@@ -383,10 +466,11 @@ def _print_table(results: Sequence[FileScore], summary: dict[str, Any]) -> None:
     from rich.text import Text
 
     rows = [r for r in results if r.db is not None]
+    offgrid = any(r.offgrid is not None for r in rows)
     name_width = max((len(r.name) for r in rows), default=4)
     console = Console(
         file=sys.stdout,
-        width=None if sys.stdout.isatty() else max(80, name_width + 40),
+        width=None if sys.stdout.isatty() else max(80, name_width + 64 + 24 * offgrid),
         highlight=False,
         markup=False,
         emoji=False,
@@ -396,18 +480,33 @@ def _print_table(results: Sequence[FileScore], summary: dict[str, Any]) -> None:
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("period", justify="right")
     table.add_column("dB", justify="right")
-    table.add_column("verdict")
+    table.add_column("z", justify="right")
+    table.add_column("p-p", justify="right")
+    if offgrid:
+        table.add_column("off-grid", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     styles = {CLEAN: "green", "faint grid": "yellow", "grid": "bold red"}
     for r in rows:
         assert r.shape is not None and r.db is not None and r.verdict is not None
         channels, height, width = r.shape
-        table.add_row(
+        if r.kind == "audio":
+            size = f"{width}" + (" stereo" if channels == 2 else f" {channels}ch")
+        else:
+            size = f"{width}x{height}" + ("" if channels == 3 else " gray")
+        cells: list[str | Text] = [
             Text(r.name),  # plain text: markup in a file name is not interpreted
-            f"{width}x{height}" + ("" if channels == 3 else " gray"),
+            size,
             "x".join(str(p) for p in r.period or ()),
             f"{r.db:.1f}",
-            Text(r.verdict, style=styles[r.verdict]),
-        )
+            f"{r.significance:.1f}",
+            f"{r.peak_to_peak_levels:.2f}",
+        ]
+        if r.offgrid is not None:
+            peak = r.offgrid
+            cells.append(
+                f"{peak['period']:.3g}px x{peak['resize_factor']:.3g} z{peak['significance']:.0f}"
+            )
+        table.add_row(*cells, Text(r.verdict, style=styles[r.verdict]))
     if rows:
         console.print(table)
     console.print(_summary_line(summary))
@@ -425,10 +524,14 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 def _check_options(args: argparse.Namespace) -> int | str:
     period = parse_period(str(args.period))
-    if args.workers < 1 or args.workers > 256:
+    if not 1 <= args.workers <= 256:
         raise CheckerscopeError(f"--workers must be between 1 and 256, got {args.workers}")
     if args.max_pixels < 1:
         raise CheckerscopeError(f"--max-pixels must be at least 1, got {args.max_pixels}")
+    if not (math.isfinite(args.visible) and args.visible > 0):
+        raise CheckerscopeError(
+            f"--visible must be a positive number of levels, got {args.visible}"
+        )
     if args.fail_above is not None and not math.isfinite(args.fail_above):
         raise CheckerscopeError(
             f"--fail-above must be a finite number of dB, got {args.fail_above}"
@@ -440,6 +543,7 @@ def run(args: argparse.Namespace) -> int:
     from checkerscope.imageio import iter_image_paths
 
     period = _check_options(args)
+    options = {"visible": args.visible, "offgrid": args.offgrid}
     paths = list(iter_image_paths(args.paths))
     if not paths:
         shown = " ".join(display_name(p) for p in args.paths)
@@ -449,7 +553,9 @@ def run(args: argparse.Namespace) -> int:
         inputs=paths,
         force=args.force,
     )
-    results, interrupted = _score_with_progress(paths, period, args.workers, args.max_pixels)
+    results, interrupted = _score_with_progress(
+        paths, period, args.workers, args.max_pixels, options
+    )
 
     summary = _summary(results)
     if args.csv:
@@ -459,7 +565,11 @@ def run(args: argparse.Namespace) -> int:
             "period": period,
             "files": [r.as_json() for r in results],
             "summary": summary,
-            "thresholds_db": {name: bound for bound, name in VERDICTS},
+            "thresholds": {
+                "significance_z": 2.326,
+                "faint_grid_levels": args.visible,
+                "grid_levels": 3.0 * args.visible,
+            },
         }
         if interrupted:
             document["complete"] = False
@@ -513,7 +623,11 @@ def _reuse_freed_memory() -> None:
 
 
 def _score_with_progress(
-    paths: Sequence[Path], period: int | str, workers: int, max_pixels: int
+    paths: Sequence[Path],
+    period: int | str,
+    workers: int,
+    max_pixels: int,
+    options: dict[str, Any],
 ) -> tuple[list[FileScore], bool]:
     """Score with progress on stderr; ``(results, interrupted)``."""
     import warnings
@@ -540,7 +654,7 @@ def _score_with_progress(
     try:
         with warnings.catch_warnings(), progress:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return score_files(paths, period, workers, on_result, max_pixels), False
+            return score_files(paths, period, workers, on_result, max_pixels, **options), False
     except KeyboardInterrupt as exc:
         return list(getattr(exc, "partial_results", [])), True
     finally:

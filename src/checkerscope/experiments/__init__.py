@@ -1,4 +1,4 @@
-"""The article's claims C1-C13 as runnable experiments.
+"""The article's claims C1-C13, and checkerscope's own C14, as runnable experiments.
 
 Each claim lives in its own module of this package, named ``cNN_<what>.py``
 (``c01_...`` for C1, ``c11_...`` for C11), and follows the contract of
@@ -38,8 +38,8 @@ __all__ = [
     "run_all",
 ]
 
-#: Every claim of DESIGN.md, in the article's order.
-CLAIM_IDS: tuple[str, ...] = tuple(f"C{i}" for i in range(1, 14))
+#: Every claim of DESIGN.md, in the article's order, then C14 (checkerscope's penalty).
+CLAIM_IDS: tuple[str, ...] = tuple(f"C{i}" for i in range(1, 15))
 
 #: Claims whose verdict must be "agrees" for ``reproduce --check`` (and CI) to pass: the ones
 #: decided by exact theory (C1-C4) or by experiments without training (C5, C11), which do not
@@ -53,13 +53,13 @@ def parse_claim_ids(text: str) -> list[str]:
     Returns the canonical ids in the article's order, without duplicates.
 
     Raises:
-        CheckerscopeError: when a name is not one of C1-C13 or the list is empty.
+        CheckerscopeError: when a name is not one of C1-C14 or the list is empty.
 
     Examples:
-        >>> parse_claim_ids("C14")
+        >>> parse_claim_ids("C15")
         Traceback (most recent call last):
         ...
-        checkerscope.errors.CheckerscopeError: unknown claim 'C14' in --only; expected C1-C13 ...
+        checkerscope.errors.CheckerscopeError: unknown claim 'C15' in --only; expected C1-C14 ...
     """
     wanted: set[str] = set()
     for part in text.split(","):
@@ -70,7 +70,8 @@ def parse_claim_ids(text: str) -> list[str]:
         canonical = f"C{int(digits)}" if digits.isdigit() else name
         if canonical not in CLAIM_IDS:
             raise CheckerscopeError(
-                f"unknown claim {part.strip()!r} in --only; expected C1-C13 separated by commas"
+                f"unknown claim {part.strip()!r} in --only; expected "
+                f"{CLAIM_IDS[0]}-{CLAIM_IDS[-1]} separated by commas"
             )
         wanted.add(canonical)
     if not wanted:

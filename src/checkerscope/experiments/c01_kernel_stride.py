@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress
-from checkerscope.experiments.figures import save_figure
+from checkerscope.experiments.figures import Figure, save_figure
 
 CLAIM = Claim(
     id="C1",

@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress
-from checkerscope.experiments.figures import PALETTE, save_figure
+from checkerscope.experiments.figures import PALETTE, Figure, save_figure
 
 CLAIM = Claim(
     id="C4",

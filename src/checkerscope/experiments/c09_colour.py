@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress
 from checkerscope.experiments.data import photo_patches, recolour
-from checkerscope.experiments.figures import PALETTE, line_chart, sample_grid, save_figure
+from checkerscope.experiments.figures import PALETTE, Figure, line_chart, sample_grid, save_figure
 from checkerscope.experiments.training import (
     KIND_LABELS,
     checkpoint_steps,

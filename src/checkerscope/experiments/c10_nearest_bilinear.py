@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress
 from checkerscope.experiments.data import downsample, photo_patches
-from checkerscope.experiments.figures import PALETTE, sample_grid, save_figure
+from checkerscope.experiments.figures import PALETTE, Figure, sample_grid, save_figure
 from checkerscope.experiments.training import (
     KIND_LABELS,
     high_frequency_fraction,

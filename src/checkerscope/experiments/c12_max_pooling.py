@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress
-from checkerscope.experiments.figures import PALETTE, sample_grid, save_figure
+from checkerscope.experiments.figures import PALETTE, Figure, sample_grid, save_figure
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

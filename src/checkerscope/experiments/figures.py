@@ -17,10 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
+
+from checkerscope._extras import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+else:  # one line naming the extra when matplotlib is missing
+    Figure = require("matplotlib.figure", "data", "the reproduction's figures").Figure
 
 __all__ = [
     "PALETTE",

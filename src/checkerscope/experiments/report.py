@@ -65,6 +65,7 @@ FALLBACK_TITLES: dict[str, str] = {
     "C11": "strided discriminator gradients",
     "C12": "max pooling: disorganised gradient noise",
     "C13": "feature visualisation: jitter helps",
+    "C14": "a penalty cleans a deconvolution",
 }
 
 #: Required keys of every claims.json entry (tests assert them).

@@ -44,10 +44,10 @@ from checkerscope.experiments.report import (
 )
 
 __all__ = [
-    "CLAIM_EXTRAS",
+    "CLAIM_MODULES",
     "ERROR",
-    "EXTRAS",
     "NOT_RUN",
+    "OPTIONAL_MODULES",
     "Reporter",
     "RunRecord",
     "check_requirements",
@@ -56,16 +56,21 @@ __all__ = [
     "run_claims",
 ]
 
-#: The optional extras of the package (``pip install 'checkerscope[NAME]'``) the claims use:
-#: extra -> (what it provides, the modules that must be importable).
-EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "data": ("scikit-image's bundled photographs", ("skimage",)),
+#: What the claims import beyond the base install: module -> (the extra that installs it,
+#: what it is for). ``pip install 'checkerscope[NAME]'``.
+OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
+    "matplotlib": ("data", "matplotlib, for the figures"),
+    "skimage": ("data", "scikit-image's bundled photographs"),
 }
-#: Claim -> the extras it needs (the training claims read photographs;
-#: ``tests/test_hostile_inputs.py`` checks this against the claims' sources).
-CLAIM_EXTRAS: dict[str, tuple[str, ...]] = {
-    claim_id: ("data",) for claim_id in ("C6", "C7", "C8", "C9", "C10", "C11")
+#: Claim -> the optional modules it imports: every claim draws figures, and the training
+#: claims read photographs (``tests/test_hostile_inputs.py`` checks this against their code).
+CLAIM_MODULES: dict[str, tuple[str, ...]] = {
+    claim_id: ("matplotlib", "skimage")
+    if claim_id in ("C6", "C7", "C8", "C9", "C10", "C11", "C14")
+    else ("matplotlib",)
+    for claim_id in CLAIM_IDS
 }
+
 
 #: Verdict-less states of an entry (besides the three verdicts of the contract).
 ERROR = "error"
@@ -130,14 +135,20 @@ class RunRecord:
         return problems
 
 
-def missing_extras(claim_ids: Sequence[str]) -> dict[str, list[str]]:
-    """Extra -> the claims among ``claim_ids`` that need it, for extras not installed."""
-    missing: dict[str, list[str]] = {}
+def missing_extras(claim_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """Extra -> (the claims among ``claim_ids`` that need it, what is missing), for the
+    extras whose modules are not installed."""
+    missing: dict[str, tuple[list[str], list[str]]] = {}
     for claim_id in claim_ids:
-        for extra in CLAIM_EXTRAS.get(claim_id, ()):
-            _, modules = EXTRAS[extra]
-            if any(importlib.util.find_spec(m) is None for m in modules):
-                missing.setdefault(extra, []).append(claim_id)
+        for module in CLAIM_MODULES.get(claim_id, ()):
+            if importlib.util.find_spec(module) is not None:
+                continue
+            extra, what = OPTIONAL_MODULES[module]
+            claims, whats = missing.setdefault(extra, ([], []))
+            if claim_id not in claims:
+                claims.append(claim_id)
+            if what not in whats:
+                whats.append(what)
     return missing
 
 
@@ -147,12 +158,11 @@ def check_requirements(claim_ids: Sequence[str]) -> None:
     Raises:
         CheckerscopeError: one line naming the extra, the claims and the command to run.
     """
-    for extra, claims in missing_extras(claim_ids).items():
-        what, _ = EXTRAS[extra]
+    for extra, (claims, whats) in missing_extras(claim_ids).items():
+        them = "it" if len(claims) == 1 else "them"
         raise CheckerscopeError(
-            f"{', '.join(claims)} need the '{extra}' extra ({what}), which is not installed: "
-            f"pip install 'checkerscope[{extra}]', or leave "
-            f"{'it' if len(claims) == 1 else 'them'} out with --only"
+            f"{', '.join(claims)} need the '{extra}' extra ({'; '.join(whats)}), which is not "
+            f"installed: pip install 'checkerscope[{extra}]', or leave {them} out with --only"
         )
 
 

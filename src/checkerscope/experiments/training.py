@@ -317,6 +317,7 @@ def train_super_resolver(
     periods: Sequence[int | str] = (2, 4),
     device: str = "cpu",
     progress: Callable[[float], None] | None = None,
+    extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> SuperResolutionRun:
     """Train a :class:`SuperResolver` to rebuild targets from their box-downsampled versions.
 
@@ -338,6 +339,8 @@ def train_super_resolver(
         periods: checkerboard periods scored at each checkpoint.
         device: torch device for the model.
         progress: called with the fraction of training done.
+        extra_loss: added to the MSE of each batch, computed from the batch's outputs
+            (claim C14's checkerboard penalty).
 
     Returns:
         The :class:`SuperResolutionRun`.
@@ -355,7 +358,9 @@ def train_super_resolver(
     def loss_of_step(step: int) -> torch.Tensor:
         index = torch.randint(0, train_targets.shape[0], (batch_size,), generator=batches)
         index = index.to(device)
-        return F.mse_loss(model(train_inputs[index]), train_targets[index])
+        outputs = model(train_inputs[index])
+        loss = F.mse_loss(outputs, train_targets[index])
+        return loss if extra_loss is None else loss + extra_loss(outputs)
 
     def evaluate(step: int) -> dict:
         outputs = model(eval_inputs).cpu()

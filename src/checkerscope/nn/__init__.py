@@ -4,10 +4,12 @@ Which layer to use:
 
 * ``ResizeConv2d`` (nearest): the article's remedy, the default choice for generators and
   decoders; its fused path runs at the speed of ``ConvTranspose2d``.
-* ``SubPixelConv2d``: ICNR-initialised sub-pixel convolution, the usual super-resolution head.
+* ``SubPixelConv2d``: ICNR-initialised sub-pixel convolution, the usual super-resolution head
+  (``blur=True``: fastai's blur, which keeps it even after training).
 * ``FilteredDeconv2d``: keeps a transposed convolution (and its checkpoints), smoothed.
 * ``BilinearAdditiveUpsample2d``: parameter-free upsampling that also cuts channels.
-* ``BlurPool2d``: anti-aliased stride for discriminators and encoders.
+* ``BlurPool2d``: anti-aliased stride for discriminators and encoders; ``MaxBlurPool2d`` in
+  place of ``MaxPool2d(2)``.
 
 Each class has a function in :mod:`checkerscope.nn.functional` computing the same numbers.
 
@@ -30,7 +32,10 @@ from checkerscope.nn.functional import (
     blur_pool2d,
     filtered_deconv1d,
     filtered_deconv2d,
+    hold_blur,
     icnr_,
+    max_blur_pool1d,
+    max_blur_pool2d,
     pixel_shuffle1d,
     resize_conv1d,
     resize_conv2d,
@@ -44,6 +49,8 @@ from checkerscope.nn.layers import (
     BlurPool2d,
     FilteredDeconv1d,
     FilteredDeconv2d,
+    MaxBlurPool1d,
+    MaxBlurPool2d,
     ResizeConv1d,
     ResizeConv2d,
     ResizeConv3d,
@@ -57,6 +64,8 @@ __all__ = [
     "BlurPool2d",
     "FilteredDeconv1d",
     "FilteredDeconv2d",
+    "MaxBlurPool1d",
+    "MaxBlurPool2d",
     "ResizeConv1d",
     "ResizeConv2d",
     "ResizeConv3d",
@@ -70,7 +79,10 @@ __all__ = [
     "filtered_deconv1d",
     "filtered_deconv2d",
     "functional",
+    "hold_blur",
     "icnr_",
+    "max_blur_pool1d",
+    "max_blur_pool2d",
     "pixel_shuffle1d",
     "resize_conv1d",
     "resize_conv2d",

@@ -26,8 +26,9 @@ Examples:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +39,7 @@ from checkerscope.errors import CheckerscopeError
 __all__ = [
     "BINOMIAL_FILTERS",
     "PADDING_MODES",
+    "SMOOTHING_FILTERS",
     "binomial_filter",
     "bilinear_additive_upsample",
     "bilinear_additive_upsample2d",
@@ -45,7 +47,10 @@ __all__ = [
     "blur_pool2d",
     "filtered_deconv1d",
     "filtered_deconv2d",
+    "hold_blur",
     "icnr_",
+    "max_blur_pool1d",
+    "max_blur_pool2d",
     "pixel_shuffle1d",
     "pixel_shuffle_nd",
     "resize_conv1d",
@@ -53,13 +58,15 @@ __all__ = [
     "resize_conv3d",
     "resize_conv_is_fusable",
     "smoothing_filter",
+    "smoothing_kernel",
     "sub_pixel_conv1d",
     "sub_pixel_conv2d",
 ]
 
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 PADDING_MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular")
-BINOMIAL_FILTERS: tuple[str, ...] = ("hold", "binomial4")
+SMOOTHING_FILTERS: tuple[str, ...] = ("hold", "binomial4")
+BINOMIAL_FILTERS = SMOOTHING_FILTERS  # the old name
 IntOrTuple = int | Sequence[int]
 ScaleOrTuple = float | Sequence[float]
 
@@ -67,6 +74,8 @@ _NEAREST_MODES = ("nearest", "nearest-exact")
 _LINEAR_NAMES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+_AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+_MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 # The fused form resize_conv uses. `benchmarks/bench_layers.py --forms` on 2 CPU cores: the
 # transposed convolution ((k+s-1)**d taps per input sample) runs forward+backward in 0.59x
 # (N16 C128->64 32->64) and 0.72x (N4 C64->32 128->256) the time of the sub-pixel form
@@ -240,11 +249,13 @@ def _fold(weight: Tensor, matrices: Sequence[Tensor]) -> Tensor:
 
     Small kernel-side ops cost little on an idle machine but each parallel one can stall a
     whole scheduler slice on an oversubscribed one, so the per-axis matrices are combined
-    into their Kronecker product and applied in one ``mm``.
+    into their Kronecker product and applied in one ``mm``. The product is spelled as a
+    broadcast multiply and a reshape (``torch.kron`` itself has no ONNX export).
     """
     folding = matrices[0]
     for matrix in matrices[1:]:
-        folding = torch.kron(folding, matrix)
+        rows, cols = folding.shape[0] * matrix.shape[0], folding.shape[1] * matrix.shape[1]
+        folding = (folding[:, None, :, None] * matrix[None, :, None, :]).reshape(rows, cols)
     out_channels, in_channels = weight.shape[:2]
     flat = weight.reshape(out_channels * in_channels, -1) @ folding.T
     return flat.reshape(out_channels, in_channels, *(m.shape[0] for m in matrices))
@@ -603,6 +614,32 @@ def resize_conv3d(
 # --------------------------------------------------------------------------------------
 
 
+def hold_blur(x: Tensor, scale_factor: IntOrTuple) -> Tensor:
+    """Mean of the last ``s`` samples on each axis (``s`` = ``scale_factor``): a zero-order hold.
+
+    The input is padded by replicating its first ``s - 1`` samples, so the size is kept.
+    For ``s = 2`` this is fastai's blur after a pixel shuffle (``ReplicationPad2d((1, 0, 1,
+    0))`` then ``AvgPool2d(2, stride=1)``). The ``s``-tap box has zeros at every frequency
+    ``k / s``, so it removes any grid of period ``s`` entirely.
+
+    Examples:
+        >>> import torch
+        >>> hold_blur(torch.tensor([[[0.0, 4.0, 0.0, 4.0]]]), 2)
+        tensor([[[0., 2., 2., 2.]]])
+    """
+    rank = x.dim() - 2
+    if rank not in (1, 2, 3):
+        raise CheckerscopeError(
+            f"hold_blur: expected input of shape (N, C, *spatial), got {tuple(x.shape)}"
+        )
+    scales = _per_axis(scale_factor, rank, "scale_factor")
+    if all(s == 1 for s in scales):
+        return x
+    padded = _pad(x, [(s - 1, 0) for s in scales], "replicate")
+    # autocast runs replication padding in float32; give back the dtype it was given
+    return _AVG_POOL[rank](padded, kernel_size=scales, stride=1).to(x.dtype)
+
+
 def _sub_pixel_conv(
     x: Tensor,
     weight: Tensor,
@@ -610,6 +647,7 @@ def _sub_pixel_conv(
     scale_factor: IntOrTuple,
     padding_mode: str,
     rank: int,
+    blur: bool = False,
 ) -> Tensor:
     what = f"sub_pixel_conv{rank}d"
     _check_weight(weight, rank, what)
@@ -623,7 +661,8 @@ def _sub_pixel_conv(
             f"{phases} phases of scale_factor={scale_factor!r}"
         )
     _check_padding_fits(x.shape[2:], _same_padding(weight.shape[2:]), padding_mode, what)
-    return pixel_shuffle_nd(_conv_same(x, weight, bias, padding_mode), scales)
+    out = pixel_shuffle_nd(_conv_same(x, weight, bias, padding_mode), scales)
+    return hold_blur(out, scales) if blur else out
 
 
 def sub_pixel_conv1d(
@@ -632,15 +671,18 @@ def sub_pixel_conv1d(
     bias: Tensor | None = None,
     scale_factor: int = 2,
     padding_mode: str = "zeros",
+    blur: bool = False,
 ) -> Tensor:
     """Convolve to ``C_out * s`` channels, then 1-D pixel shuffle (Shi et al. 2016).
+
+    ``blur=True`` then applies :func:`hold_blur`, as :func:`sub_pixel_conv2d`.
 
     Examples:
         >>> import torch
         >>> sub_pixel_conv1d(torch.randn(2, 3, 10), torch.randn(8, 3, 3), scale_factor=4).shape
         torch.Size([2, 2, 40])
     """
-    return _sub_pixel_conv(x, weight, bias, scale_factor, padding_mode, rank=1)
+    return _sub_pixel_conv(x, weight, bias, scale_factor, padding_mode, rank=1, blur=blur)
 
 
 def sub_pixel_conv2d(
@@ -649,18 +691,21 @@ def sub_pixel_conv2d(
     bias: Tensor | None = None,
     scale_factor: IntOrTuple = 2,
     padding_mode: str = "zeros",
+    blur: bool = False,
 ) -> Tensor:
     """Convolve to ``C_out * s**2`` channels, then pixel shuffle (Shi et al. 2016).
 
     ``weight`` is ``(C_out * s**2, C_in, k, k)``; initialise it with :func:`icnr_` to start
-    free of checkerboard artifacts.
+    free of checkerboard artifacts. ``blur=True`` then averages each output with its
+    ``s - 1`` predecessors on every axis (:func:`hold_blur`; fastai's ``PixelShuffle_ICNR(
+    blur=True)`` for ``s = 2``), which keeps a trained layer from growing a period-``s`` grid.
 
     Examples:
         >>> import torch
         >>> sub_pixel_conv2d(torch.randn(2, 3, 5, 5), torch.randn(16, 3, 3, 3)).shape
         torch.Size([2, 4, 10, 10])
     """
-    return _sub_pixel_conv(x, weight, bias, scale_factor, padding_mode, rank=2)
+    return _sub_pixel_conv(x, weight, bias, scale_factor, padding_mode, rank=2, blur=blur)
 
 
 def icnr_(
@@ -742,47 +787,138 @@ def smoothing_filter(name: str, stride: int, dtype: torch.dtype | None = None) -
     if name == "binomial4":
         if stride != 2:
             raise CheckerscopeError(
-                f"filter 'binomial4' evens out stride 2 only, got stride={stride}; use 'hold'"
+                f"smoothing 'binomial4' evens out stride 2 only, got stride={stride}; use 'hold'"
             )
         return binomial_filter(4, dtype)
-    raise CheckerscopeError(f"filter must be one of {', '.join(BINOMIAL_FILTERS)}, got {name!r}")
+    raise CheckerscopeError(
+        f"smoothing must be one of {', '.join(SMOOTHING_FILTERS)}, got {name!r}"
+    )
+
+
+def smoothing_kernel(
+    name: str, stride: IntOrTuple, rank: int, dtype: torch.dtype | None = None
+) -> Tensor:
+    """The separable ``rank``-D smoothing kernel: the outer product of one filter per axis.
+
+    Examples:
+        >>> smoothing_kernel("hold", (2, 3), rank=2).shape
+        torch.Size([2, 3])
+        >>> float(smoothing_kernel("binomial4", 2, rank=2).sum())
+        1.0
+    """
+    strides = _per_axis(stride, rank, "stride")
+    kernel = smoothing_filter(name, strides[0], dtype)
+    for s in strides[1:]:
+        kernel = kernel[..., None] * smoothing_filter(name, s, dtype)
+    return kernel
+
+
+def _smoothing_name(smoothing: str | None, legacy: dict[str, Any], what: str) -> str:
+    """``smoothing``, or the deprecated keyword ``filter`` (it shadowed the builtin)."""
+    unexpected = sorted(set(legacy) - {"filter"})
+    if unexpected:
+        raise TypeError(f"{what}() got an unexpected keyword argument {unexpected[0]!r}")
+    if "filter" not in legacy:
+        return "hold" if smoothing is None else smoothing
+    if smoothing is not None:
+        raise CheckerscopeError(f"{what}: give smoothing= only (filter= is its deprecated name)")
+    warnings.warn(
+        f"{what}(filter=...) is deprecated; use smoothing=...",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return str(legacy["filter"])
 
 
 def _filtered_deconv(
     x: Tensor,
     weight: Tensor,
     bias: Tensor | None,
-    stride: int,
-    taps: Tensor,
+    stride: IntOrTuple,
+    padding: IntOrTuple,
+    output_padding: IntOrTuple,
+    groups: int,
+    dilation: IntOrTuple,
+    smoothing: Tensor,
     rank: int,
 ) -> Tensor:
     what = f"filtered_deconv{rank}d"
     _check_weight(weight, rank, what)
     _check_input(x, rank, weight.shape[0], what)
-    if not isinstance(stride, int) or stride < 1:
-        raise CheckerscopeError(f"{what}: stride must be an int >= 1, got {stride!r}")
-    taps = taps.to(dtype=x.dtype, device=x.device)
-    channels, f = weight.shape[1], taps.numel()
-    full = _CONV_TRANSPOSE[rank](x, weight, stride=stride)
-    kernel = taps
-    for _ in range(rank - 1):
-        kernel = kernel[..., None] * taps
-    depthwise = kernel.flip(list(range(rank))).expand(channels, 1, *kernel.shape)
-    smoothed = _CONV[rank](full, depthwise, padding=f - 1, groups=channels)
-    for axis in range(rank):
-        k = weight.shape[axis + 2]
-        smoothed = smoothed.narrow(axis + 2, (k + f - 1 - stride) // 2, x.shape[axis + 2] * stride)
-    if bias is not None:
-        smoothed = smoothed + bias.reshape(1, -1, *([1] * rank))
-    return smoothed
+    strides = _per_axis(stride, rank, "stride")
+    pads = _per_axis(padding, rank, "padding", minimum=0)
+    out_pads = _per_axis(output_padding, rank, "output_padding", minimum=0)
+    dilations = _per_axis(dilation, rank, "dilation")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise CheckerscopeError(f"{what}: groups must be an int >= 1, got {groups!r}")
+    if weight.shape[0] % groups:
+        raise CheckerscopeError(
+            f"{what}: the weight's {weight.shape[0]} input channels are not divisible by "
+            f"groups={groups} (weight {tuple(weight.shape)})"
+        )
+    for op, s, d in zip(out_pads, strides, dilations, strict=True):
+        if op >= s and op >= d:
+            raise CheckerscopeError(
+                f"{what}: output_padding={op} must be smaller than stride={s} or dilation={d}"
+            )
+    if smoothing.dim() != rank:
+        raise CheckerscopeError(
+            f"{what}: expected a {rank}-D smoothing kernel, got shape {tuple(smoothing.shape)}"
+        )
+    taps = smoothing.shape
+    sizes = [
+        (length - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for length, s, p, d, k, op in zip(
+            x.shape[2:], strides, pads, dilations, weight.shape[2:], out_pads, strict=True
+        )
+    ]
+    if min(sizes) < 1:
+        raise CheckerscopeError(
+            f"{what}: padding={padding!r} leaves no output for input {tuple(x.shape)} "
+            f"(output size {tuple(sizes)})"
+        )
+    # The filter reads the transposed convolution's full output, so near a padded border it
+    # sees the samples torch's `padding` crops, not zeros. Output n is the filter applied to
+    # full-output samples n + p - f // 2 ... n + p + (f - 1) // 2 (zero beyond the ends): the
+    # transposed convolution is asked for as much of that as its padding can crop, the
+    # filter's own zero padding supplies the rest, and what is left over is cut off. (No
+    # F.pad: after one, torch's TorchScript ONNX exporter no longer knows the shapes.)
+    wanted = [
+        (p - f // 2, p - op - (f - 1) // 2) for p, op, f in zip(pads, out_pads, taps, strict=True)
+    ]
+    crop = [max(0, min(before, after)) for before, after in wanted]
+    full = _CONV_TRANSPOSE[rank](
+        x, weight, None, stride=strides, padding=crop, groups=groups, dilation=dilations
+    )
+    for axis, ((before, after), c) in enumerate(zip(wanted, crop, strict=True)):
+        if max(before, after) > c:  # crop one side more than the other
+            start, stop = max(0, before - c), full.shape[axis + 2] - max(0, after - c)
+            full = full.narrow(axis + 2, start, stop - start)
+    extend = [(max(0, -before), max(0, -after)) for before, after in wanted]
+    filter_padding = [max(pair) for pair in extend]
+    out_channels = weight.shape[1] * groups  # not full.shape: known to every exporter
+    kernel = smoothing.to(device=full.device, dtype=full.dtype).flip(list(range(rank)))
+    depthwise = kernel.expand(out_channels, 1, *kernel.shape)
+    # the bias goes through the convolution (not `+ bias`): autocast then casts it too
+    out = _CONV[rank](full, depthwise, bias, padding=filter_padding, groups=out_channels)
+    for axis, ((before, after), padding) in enumerate(zip(extend, filter_padding, strict=True)):
+        if before != after:
+            start = padding - before
+            out = out.narrow(axis + 2, start, out.shape[axis + 2] - start - (padding - after))
+    return out
 
 
 def filtered_deconv1d(
     x: Tensor,
     weight: Tensor,
     bias: Tensor | None = None,
-    stride: int = 2,
-    filter: str = "hold",
+    stride: IntOrTuple = 2,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    smoothing: str | None = None,
+    **deprecated: Any,
 ) -> Tensor:
     """Transposed convolution then a fixed smoothing filter, 1-D (Sugawara et al. 2018/19).
 
@@ -790,42 +926,68 @@ def filtered_deconv1d(
 
     Examples:
         >>> import torch
-        >>> filtered_deconv1d(torch.randn(1, 2, 8), torch.randn(2, 3, 4), stride=2).shape
+        >>> x, w = torch.randn(1, 2, 8), torch.randn(2, 3, 4)
+        >>> filtered_deconv1d(x, w, stride=2, padding=1).shape
         torch.Size([1, 3, 16])
     """
-    return _filtered_deconv(x, weight, bias, stride, smoothing_filter(filter, stride), rank=1)
+    name = _smoothing_name(smoothing, deprecated, "filtered_deconv1d")
+    kernel = smoothing_kernel(name, stride, rank=1)
+    return _filtered_deconv(
+        x, weight, bias, stride, padding, output_padding, groups, dilation, kernel, rank=1
+    )
 
 
 def filtered_deconv2d(
     x: Tensor,
     weight: Tensor,
     bias: Tensor | None = None,
-    stride: int = 2,
-    filter: str = "hold",
+    stride: IntOrTuple = 2,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    smoothing: str | None = None,
+    **deprecated: Any,
 ) -> Tensor:
     """Transposed convolution then a fixed smoothing filter (Sugawara et al.; StyleGAN2).
 
-    The full transposed-convolution output is filtered depthwise by the separable
-    ``smoothing_filter(filter, stride)`` and centred to exactly ``stride`` times the input
-    size; the bias is added last, so it stays uniform up to the borders.
+    The arguments before ``smoothing`` are those of ``torch.nn.functional.conv_transpose2d``
+    and the output has its shape. The separable ``smoothing`` filter (``f`` taps per axis) is
+    applied depthwise to the transposed convolution's full output, reaching ``f // 2``
+    samples back and ``(f - 1) // 2`` forward, and the result is cropped by ``padding`` as
+    torch crops: with ``padding=0`` that is exactly ``conv_transpose2d`` then the filter with
+    zero padding; with ``padding > 0`` the border samples also see what the crop removed.
+    The bias is added after the filter, so it stays uniform up to the borders.
 
     Args:
         x: ``(N, C_in, H, W)``.
-        weight: ``(C_in, C_out, k, k)``, the layout of ``nn.ConvTranspose2d``.
+        weight: ``(C_in, C_out / groups, kH, kW)``, the layout of ``nn.ConvTranspose2d``.
         bias: optional ``(C_out,)``.
-        stride: upsampling factor.
-        filter: ``"hold"`` (zero-order hold) or ``"binomial4"`` (stride 2 only).
+        stride: upsampling factor, one int or one per axis.
+        padding: samples removed from each side of the full output, as in torch.
+        output_padding: samples added on the far side, smaller than stride or dilation.
+        groups: blocked connections from input to output channels.
+        dilation: spacing between kernel taps.
+        smoothing: ``"hold"`` (zero-order hold, a box of ``stride`` taps; the default) or
+            ``"binomial4"`` (``[1, 3, 3, 1] / 8``, stride 2 only).
+        **deprecated: ``filter=`` is the old name of ``smoothing=`` (a warning).
 
     Examples:
         >>> import torch
-        >>> y = filtered_deconv2d(torch.ones(1, 1, 6, 6), torch.ones(1, 1, 3, 3), stride=2)
+        >>> y = filtered_deconv2d(torch.ones(1, 1, 6, 6), torch.ones(1, 1, 3, 3), padding=1)
+        >>> tuple(y.shape)
+        (1, 1, 11, 11)
         >>> y[0, 0, 4:8, 4:8]
         tensor([[2.2500, 2.2500, 2.2500, 2.2500],
                 [2.2500, 2.2500, 2.2500, 2.2500],
                 [2.2500, 2.2500, 2.2500, 2.2500],
                 [2.2500, 2.2500, 2.2500, 2.2500]])
     """
-    return _filtered_deconv(x, weight, bias, stride, smoothing_filter(filter, stride), rank=2)
+    name = _smoothing_name(smoothing, deprecated, "filtered_deconv2d")
+    kernel = smoothing_kernel(name, stride, rank=2)
+    return _filtered_deconv(
+        x, weight, bias, stride, padding, output_padding, groups, dilation, kernel, rank=2
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -833,7 +995,9 @@ def filtered_deconv2d(
 # --------------------------------------------------------------------------------------
 
 
-def bilinear_additive_upsample(x: Tensor, out_channels: int, scale_factor: float = 2) -> Tensor:
+def bilinear_additive_upsample(
+    x: Tensor, out_channels: int, scale_factor: ScaleOrTuple = 2
+) -> Tensor:
     """Linear upsampling, then sum of each group of ``C_in / C_out`` channels (Wojna et al. 2017).
 
     Both steps are linear and act on different axes, so the channel sums are taken first on
@@ -864,7 +1028,9 @@ def bilinear_additive_upsample(x: Tensor, out_channels: int, scale_factor: float
     )
 
 
-def bilinear_additive_upsample2d(x: Tensor, out_channels: int, scale_factor: float = 2) -> Tensor:
+def bilinear_additive_upsample2d(
+    x: Tensor, out_channels: int, scale_factor: ScaleOrTuple = 2
+) -> Tensor:
     """Bilinear additive upsampling of images (Wojna et al. 2017); see
     :func:`bilinear_additive_upsample`.
 
@@ -883,8 +1049,15 @@ def bilinear_additive_upsample2d(x: Tensor, out_channels: int, scale_factor: flo
 
 
 def _blur_pool(
-    x: Tensor, stride: int, filter_size: int, padding_mode: str, rank: int, taps: Tensor | None
+    x: Tensor,
+    stride: int,
+    filter_size: int,
+    padding_mode: str,
+    rank: int,
+    taps: Tensor | None,
+    channels: int | None = None,
 ) -> Tensor:
+    """``channels``: the input's, when the caller knows it (a constant in traced graphs)."""
     what = f"blur_pool{rank}d"
     _check_input(x, rank, None, what)
     _check_padding_mode(padding_mode)
@@ -896,7 +1069,7 @@ def _blur_pool(
     kernel = taps
     for _ in range(rank - 1):
         kernel = kernel[..., None] * taps
-    channels = x.shape[1]
+    channels = x.shape[1] if channels is None else channels
     pads = _same_padding((taps.numel(),) * rank)
     _check_padding_fits(x.shape[2:], pads, padding_mode, what)
     depthwise = kernel.expand(channels, 1, *kernel.shape)
@@ -932,3 +1105,66 @@ def blur_pool2d(
         ((1, 3, 4, 4), True)
     """
     return _blur_pool(x, stride, filter_size, padding_mode, rank=2, taps=None)
+
+
+def _max_blur_pool(
+    x: Tensor,
+    stride: int,
+    filter_size: int,
+    max_pool_size: int,
+    padding_mode: str,
+    rank: int,
+    taps: Tensor | None,
+    channels: int | None = None,
+) -> Tensor:
+    what = f"max_blur_pool{rank}d"
+    _check_input(x, rank, None, what)
+    if isinstance(max_pool_size, bool) or not isinstance(max_pool_size, int) or max_pool_size < 1:
+        raise CheckerscopeError(f"{what}: max_pool_size must be an int >= 1, got {max_pool_size!r}")
+    if min(x.shape[2:]) < max_pool_size:
+        raise CheckerscopeError(
+            f"{what}: input {tuple(x.shape)} is smaller than max_pool_size={max_pool_size}"
+        )
+    pooled = _MAX_POOL[rank](x, kernel_size=max_pool_size, stride=1)
+    return _blur_pool(pooled, stride, filter_size, padding_mode, rank, taps, channels)
+
+
+def max_blur_pool1d(
+    x: Tensor,
+    stride: int = 2,
+    filter_size: int = 4,
+    max_pool_size: int = 2,
+    padding_mode: str = "reflect",
+) -> Tensor:
+    """Max pooling at stride 1, then :func:`blur_pool1d` (Zhang 2019's MaxBlurPool).
+
+    Examples:
+        >>> import torch
+        >>> max_blur_pool1d(torch.randn(1, 2, 10)).shape
+        torch.Size([1, 2, 5])
+    """
+    return _max_blur_pool(x, stride, filter_size, max_pool_size, padding_mode, rank=1, taps=None)
+
+
+def max_blur_pool2d(
+    x: Tensor,
+    stride: int = 2,
+    filter_size: int = 4,
+    max_pool_size: int = 2,
+    padding_mode: str = "reflect",
+) -> Tensor:
+    """Max pooling at stride 1, then :func:`blur_pool2d`: anti-aliased max pooling (Zhang 2019).
+
+    ``MaxPool2d(k, stride=s)`` takes the maximum and subsamples in one step, which aliases;
+    here the maximum is taken densely (``max_pool_size`` window, stride 1, no padding: one
+    sample less per axis for the default 2) and the binomial blur does the subsampling. An
+    ``H x W`` input gives ``ceil((H - m + 1) / s) x ceil((W - m + 1) / s)``, i.e. the size of
+    ``MaxPool2d(2)`` for the defaults.
+
+    Examples:
+        >>> import torch
+        >>> x = torch.randn(1, 3, 8, 9)
+        >>> max_blur_pool2d(x).shape == torch.nn.functional.max_pool2d(x, 2).shape
+        True
+    """
+    return _max_blur_pool(x, stride, filter_size, max_pool_size, padding_mode, rank=2, taps=None)

@@ -36,6 +36,8 @@ __all__ = [
     "BlurPool2d",
     "FilteredDeconv1d",
     "FilteredDeconv2d",
+    "MaxBlurPool1d",
+    "MaxBlurPool2d",
     "ResizeConv1d",
     "ResizeConv2d",
     "ResizeConv3d",
@@ -44,6 +46,27 @@ __all__ = [
 ]
 
 _TORCH_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_TORCH_CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
+
+
+def _factory(device: torch.device | str | None, dtype: torch.dtype | None) -> dict[str, Any]:
+    return {"device": device, "dtype": dtype}
+
+
+class _NotScriptable(nn.Module):
+    """Refuses ``torch.jit.script`` with a message that says what works instead.
+
+    The layers check their arguments and shapes in Python (one-line errors naming the
+    shape), which TorchScript cannot compile; every tracing compiler handles them.
+    """
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        name = type(self).__name__
+        raise CheckerscopeError(
+            f"torch.jit.script cannot compile {name}: use torch.compile(model), "
+            f"torch.export.export(model, (x,)), torch.jit.trace(model, (x,)) or "
+            f"torch.onnx.export(model, (x,), dynamo=True), which all support it"
+        )
 
 
 def _channels(value: Any, name: str) -> int:
@@ -66,7 +89,32 @@ def _reset_like_torch_conv(weight: Tensor, bias: Tensor | None) -> None:
         nn.init.uniform_(bias, -bound, bound)
 
 
-class _ResizeConvNd(nn.Module):
+def _adopt_upsample_conv_keys(state_dict: dict[str, Any], prefix: str) -> None:
+    """Rename a ``Sequential(Upsample, Conv)`` checkpoint's ``N.weight``/``N.bias`` in place.
+
+    Called by ``load_state_dict`` for a resize-convolution at ``prefix``: when the
+    checkpoint has no ``weight`` there but exactly one ``N.weight`` (``N`` the index of the
+    convolution in the ``nn.Sequential``), its ``N.weight`` and ``N.bias`` are read as
+    ``weight`` and ``bias``. Shapes are then checked by torch as for any checkpoint.
+    """
+    if prefix + "weight" in state_dict:
+        return
+    indices = {
+        key[len(prefix) : -len(".weight")]
+        for key in state_dict
+        if key.startswith(prefix) and key.endswith(".weight")
+    }
+    indices = {index for index in indices if index.isdigit()}
+    if len(indices) != 1:
+        return
+    (index,) = indices
+    for name in ("weight", "bias"):
+        old = f"{prefix}{index}.{name}"
+        if old in state_dict:
+            state_dict[prefix + name] = state_dict.pop(old)
+
+
+class _ResizeConvNd(_NotScriptable):
     _rank: ClassVar[int] = 2
 
     def __init__(
@@ -100,7 +148,7 @@ class _ResizeConvNd(nn.Module):
                 f"factors, got mode={mode!r}, scale_factor={scale_factor!r}"
             )
         self.fused = fused
-        factory = {"device": device, "dtype": dtype}
+        factory = _factory(device, dtype)
         self.weight = nn.Parameter(
             torch.empty(out_channels, in_channels, *self.kernel_size, **factory)
         )
@@ -113,6 +161,21 @@ class _ResizeConvNd(nn.Module):
     def reset_parameters(self) -> None:
         """Initialise as ``nn.Conv{1,2,3}d`` does."""
         _reset_like_torch_conv(self.weight, self.bias)
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        _adopt_upsample_conv_keys(state_dict, prefix)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     @property
     def is_fused(self) -> bool:
@@ -133,9 +196,8 @@ class _ResizeConvNd(nn.Module):
             rank=self._rank,
         )
 
-    def overlap_specs(self) -> list[Any]:
+    def overlap_specs(self) -> list[theory.LayerSpec]:
         """``[Resize(s, mode), Conv(k, padding=(k - 1) // 2)]`` for ``checkerscope.theory``."""
-        ov = theory
         if CF._integer_scales(tuple(map(float, self.scale_factor))) is None:
             raise CheckerscopeError(
                 f"{type(self).__name__}: overlap specs need integer scale factors, "
@@ -145,8 +207,8 @@ class _ResizeConvNd(nn.Module):
         scale = _compact(tuple(int(s) for s in self.scale_factor))
         padding = _compact(tuple(left for left, _ in CF._same_padding(self.kernel_size)))
         return [
-            ov.Resize(scale, mode=resize_mode),
-            ov.Conv(_compact(self.kernel_size), padding=padding),
+            theory.Resize(scale, mode=resize_mode),
+            theory.Conv(_compact(self.kernel_size), padding=padding),
         ]
 
     @classmethod
@@ -251,6 +313,12 @@ class ResizeConv2d(_ResizeConvNd):
         weight: ``(out_channels, in_channels, k, k)``, the layout of ``nn.Conv2d``.
         bias: ``(out_channels,)`` or ``None``.
 
+    Checkpoints: ``weight`` and ``bias`` are those of the ``nn.Conv2d`` in
+    ``nn.Sequential(nn.Upsample(...), nn.Conv2d(...))``, and ``load_state_dict`` reads such a
+    pair's checkpoint as it is: where a model had the pair, its keys ``<name>.1.weight`` and
+    ``<name>.1.bias`` load into the ``ResizeConv2d`` at ``<name>`` (any one index, not only
+    ``1``). :meth:`from_modules` converts the modules themselves.
+
     Examples:
         >>> import torch
         >>> layer = ResizeConv2d(16, 8, padding_mode="reflect")
@@ -258,6 +326,10 @@ class ResizeConv2d(_ResizeConvNd):
         torch.Size([1, 8, 10, 14])
         >>> sorted(layer.state_dict())
         ['bias', 'weight']
+        >>> pair = torch.nn.Sequential(torch.nn.Upsample(scale_factor=2),
+        ...                            torch.nn.Conv2d(16, 8, 3, padding=1))
+        >>> layer.load_state_dict(pair.state_dict())
+        <All keys matched successfully>
     """
 
     _rank = 2
@@ -277,7 +349,7 @@ class ResizeConv3d(_ResizeConvNd):
     _rank = 3
 
 
-class _SubPixelConvNd(nn.Module):
+class _SubPixelConvNd(_NotScriptable):
     _rank: ClassVar[int] = 2
 
     def __init__(
@@ -291,6 +363,7 @@ class _SubPixelConvNd(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         init: Callable[[Tensor], object] = nn.init.kaiming_normal_,
+        blur: bool = False,
     ) -> None:
         super().__init__()
         rank = self._rank
@@ -299,9 +372,12 @@ class _SubPixelConvNd(nn.Module):
         self.kernel_size = CF._per_axis(kernel_size, rank, "kernel_size")
         self.scale_factor = CF._per_axis(scale_factor, rank, "scale_factor")
         self.padding_mode = CF._check_padding_mode(padding_mode)
+        if not isinstance(blur, bool):
+            raise CheckerscopeError(f"blur must be True or False, got {blur!r}")
+        self.blur = blur
         self.init = init
         phases = math.prod(self.scale_factor)
-        factory = {"device": device, "dtype": dtype}
+        factory = _factory(device, dtype)
         self.weight = nn.Parameter(
             torch.empty(out_channels * phases, in_channels, *self.kernel_size, **factory)
         )
@@ -326,24 +402,37 @@ class _SubPixelConvNd(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return CF._sub_pixel_conv(
-            x, self.weight, self.bias, self.scale_factor, self.padding_mode, rank=self._rank
+            x,
+            self.weight,
+            self.bias,
+            self.scale_factor,
+            self.padding_mode,
+            rank=self._rank,
+            blur=self.blur,
         )
 
-    def overlap_specs(self) -> list[Any]:
-        """``[Conv(k, padding=(k - 1) // 2), PixelShuffle(s)]`` for ``checkerscope.theory``."""
-        ov = theory
+    def overlap_specs(self) -> list[theory.LayerSpec]:
+        """``[Conv(k, padding=(k - 1) // 2), PixelShuffle(s)]``, then ``Conv(s)`` with ``blur``.
+
+        The blur's one-sided padding is not modelled: ``full()`` is ``s - 1`` samples short
+        per axis; the steady-state pattern does not depend on it.
+        """
         padding = _compact(tuple(left for left, _ in CF._same_padding(self.kernel_size)))
-        return [
-            ov.Conv(_compact(self.kernel_size), padding=padding),
-            ov.PixelShuffle(_compact(self.scale_factor)),
+        specs: list[theory.LayerSpec] = [
+            theory.Conv(_compact(self.kernel_size), padding=padding),
+            theory.PixelShuffle(_compact(self.scale_factor)),
         ]
+        if self.blur:
+            specs.append(theory.Conv(_compact(self.scale_factor)))
+        return specs
 
     def extra_repr(self) -> str:
         text = (
             f"{self.in_channels}, {self.out_channels}, kernel_size={_compact(self.kernel_size)}, "
             f"scale_factor={_compact(self.scale_factor)}, padding_mode={self.padding_mode!r}"
         )
-        return text + (", bias=False" if self.bias is None else "")
+        text += ", bias=False" if self.bias is None else ""
+        return text + (", blur=True" if self.blur else "")
 
 
 class SubPixelConv1d(_SubPixelConvNd):
@@ -367,6 +456,16 @@ class SubPixelConv2d(_SubPixelConvNd):
     ``s x s`` block, free of checkerboard. ``weight`` (``(C_out*s*s, C_in, k, k)``) and ``bias``
     have the layout of the ``nn.Conv2d`` in ``nn.Sequential(nn.Conv2d, nn.PixelShuffle)``.
 
+    ICNR only starts even: training moves the phases apart again (the reproduction measures
+    +5.1 dB of learned grid, claim C6). ``blur=True`` adds fastai's remedy
+    (``PixelShuffle_ICNR(blur=True)``): each output is averaged with its ``s - 1``
+    predecessors on both axes (replication padding, then an ``s x s`` box at stride 1; for
+    ``s = 2`` exactly fastai's ``ReplicationPad2d((1, 0, 1, 0))`` + ``AvgPool2d(2, stride=1)``).
+    The box zeroes every period-``s`` frequency, so no weights can paint that grid; at
+    initialisation the layer is then a nearest resize-convolution (kernel ``s * (k + 1) - 1``)
+    away from its first ``s - 1`` rows and columns. It costs one average pooling of the
+    output. (fastai keeps the 2 x 2 box for every scale; here the box is ``s`` wide.)
+
     Examples:
         >>> import torch
         >>> layer = SubPixelConv2d(4, 2, kernel_size=3, scale_factor=2)
@@ -378,31 +477,61 @@ class SubPixelConv2d(_SubPixelConvNd):
     _rank = 2
 
 
-class _FilteredDeconvNd(nn.Module):
+class _FilteredDeconvNd(_NotScriptable):
     _rank: ClassVar[int] = 2
 
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size: int = 4,
-        stride: int = 2,
-        filter: str = "hold",
+        kernel_size: CF.IntOrTuple = 4,
+        stride: CF.IntOrTuple = 2,
+        padding: CF.IntOrTuple = 0,
+        output_padding: CF.IntOrTuple = 0,
+        groups: int = 1,
         bias: bool = True,
+        dilation: CF.IntOrTuple = 1,
+        padding_mode: str = "zeros",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        smoothing: str | None = None,
+        **deprecated: Any,
     ) -> None:
         super().__init__()
+        rank, name = self._rank, type(self).__name__
         self.in_channels = _channels(in_channels, "in_channels")
         self.out_channels = _channels(out_channels, "out_channels")
-        self.kernel_size = _channels(kernel_size, "kernel_size")
-        self.stride = _channels(stride, "stride")
-        self.filter_name = filter
-        factory = {"device": device, "dtype": dtype}
-        taps = CF.smoothing_filter(filter, stride, dtype=dtype).to(device)
-        self.register_buffer("filter", taps, persistent=False)
+        self.kernel_size = CF._per_axis(kernel_size, rank, "kernel_size")
+        self.stride = CF._per_axis(stride, rank, "stride")
+        self.padding = CF._per_axis(padding, rank, "padding", minimum=0)
+        self.output_padding = CF._per_axis(output_padding, rank, "output_padding", minimum=0)
+        self.dilation = CF._per_axis(dilation, rank, "dilation")
+        self.groups = _channels(groups, "groups")
+        if in_channels % groups or out_channels % groups:
+            raise CheckerscopeError(
+                f"{name}: in_channels {in_channels} and out_channels {out_channels} must be "
+                f"divisible by groups {groups}"
+            )
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation, strict=True):
+            if op >= s and op >= d:
+                raise CheckerscopeError(
+                    f"{name}: output_padding={output_padding!r} must be smaller than "
+                    f"stride={stride!r} or dilation={dilation!r}"
+                )
+        if padding_mode != "zeros":
+            # as nn.ConvTranspose2d: the padding of a transposed convolution is a crop
+            raise CheckerscopeError(
+                f"{name}: padding_mode must be 'zeros' (padding crops a transposed "
+                f"convolution's output), got {padding_mode!r}"
+            )
+        self.padding_mode = padding_mode
+        self.smoothing = CF._smoothing_name(smoothing, deprecated, name)
+        kernel = CF.smoothing_kernel(self.smoothing, self.stride, rank, dtype=dtype).to(device)
+        self.filter: Tensor
+        self.register_buffer("filter", kernel, persistent=False)
+        factory = _factory(device, dtype)
         self.weight = nn.Parameter(
-            torch.empty(in_channels, out_channels, *(kernel_size,) * self._rank, **factory)
+            torch.empty(in_channels, out_channels // groups, *self.kernel_size, **factory)
         )
         if bias:
             self.bias: nn.Parameter | None = nn.Parameter(torch.empty(out_channels, **factory))
@@ -416,24 +545,99 @@ class _FilteredDeconvNd(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return CF._filtered_deconv(
-            x, self.weight, self.bias, self.stride, self.filter, rank=self._rank
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+            self.filter,
+            rank=self._rank,
         )
 
-    def overlap_specs(self) -> list[Any]:
-        """``[Deconv(k, s), Conv(f)]``: the transposed conv then the fixed filter's taps."""
-        ov = theory
-        return [ov.Deconv(self.kernel_size, self.stride), ov.Conv(self.filter.numel())]
+    @classmethod
+    def from_module(cls, deconv: nn.Module, smoothing: str = "hold") -> _FilteredDeconvNd:
+        """A layer running ``deconv`` (its arguments, a copy of its weights), then the filter.
+
+        The output shape stays that of ``deconv``, so it replaces a pretrained transposed
+        convolution in place; only the smoothing is new.
+
+        Examples:
+            >>> import torch
+            >>> deconv = torch.nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)
+            >>> layer = FilteredDeconv2d.from_module(deconv, smoothing="binomial4")
+            >>> layer
+            FilteredDeconv2d(8, 4, kernel_size=4, stride=2, padding=1, smoothing='binomial4')
+            >>> x = torch.randn(1, 8, 5, 5)
+            >>> layer(x).shape == deconv(x).shape, bool(layer.weight.equal(deconv.weight))
+            (True, True)
+        """
+        torch_class = _TORCH_CONV_TRANSPOSE[cls._rank]
+        if not isinstance(deconv, torch_class):
+            raise CheckerscopeError(
+                f"{cls.__name__}.from_module: expected an nn.{torch_class.__name__}, got "
+                f"{type(deconv).__name__}"
+            )
+        padding = deconv.padding
+        if isinstance(padding, str):  # not allowed for transposed convolutions by torch
+            raise CheckerscopeError(f"{cls.__name__}.from_module: padding={padding!r}")
+        layer = cls(
+            deconv.in_channels,
+            deconv.out_channels,
+            kernel_size=tuple(deconv.kernel_size),
+            stride=tuple(deconv.stride),
+            padding=padding,
+            output_padding=tuple(deconv.output_padding),
+            groups=deconv.groups,
+            bias=deconv.bias is not None,
+            dilation=tuple(deconv.dilation),
+            device=deconv.weight.device,
+            dtype=deconv.weight.dtype,
+            smoothing=smoothing,
+        )
+        layer.load_state_dict(deconv.state_dict())
+        return layer
+
+    def overlap_specs(self) -> list[theory.LayerSpec]:
+        """``[Deconv(k, s, p, op, d), Conv(f, padding=(f - 1) // 2)]`` for ``checkerscope.theory``.
+
+        The filter's one-sided reach for even ``f`` is not modelled: ``full()`` is one sample
+        short per axis then; the steady-state pattern does not depend on it.
+        """
+        taps = tuple(self.filter.shape)
+        return [
+            theory.Deconv(
+                _compact(self.kernel_size),
+                _compact(self.stride),
+                padding=_compact(self.padding),
+                output_padding=_compact(self.output_padding),
+                dilation=_compact(self.dilation),
+            ),
+            theory.Conv(_compact(taps), padding=_compact(tuple((f - 1) // 2 for f in taps))),
+        ]
 
     def extra_repr(self) -> str:
         text = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, filter={self.filter_name!r}"
+            f"{self.in_channels}, {self.out_channels}, kernel_size={_compact(self.kernel_size)}, "
+            f"stride={_compact(self.stride)}"
         )
-        return text + (", bias=False" if self.bias is None else "")
+        for name, default in (("padding", 0), ("output_padding", 0), ("dilation", 1)):
+            value = _compact(getattr(self, name))
+            if value != default:
+                text += f", {name}={value}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text + f", smoothing={self.smoothing!r}"
 
 
 class FilteredDeconv1d(_FilteredDeconvNd):
     """Transposed convolution then a fixed smoothing filter, 1-D (Sugawara et al. 2018/19).
+
+    See :class:`FilteredDeconv2d`; the arguments of ``nn.ConvTranspose1d``.
 
     Examples:
         >>> import torch
@@ -447,15 +651,22 @@ class FilteredDeconv1d(_FilteredDeconvNd):
 class FilteredDeconv2d(_FilteredDeconvNd):
     """Transposed convolution then a fixed smoothing filter (Sugawara et al. 2018/19; StyleGAN2).
 
-    ``filter="hold"`` (zero-order hold, any stride) makes the layer a nearest upsampling
-    followed by a convolution with the learned kernel, so its overlap is even for every
-    kernel size; ``"binomial4"`` is StyleGAN2's ``[1, 3, 3, 1]`` filter (stride 2).
-    ``weight`` has the ``(C_in, C_out, k, k)`` layout of ``nn.ConvTranspose2d``; the filter
-    is a non-persistent buffer. Output = ``stride`` x input.
+    Takes the arguments of ``nn.ConvTranspose2d`` (same names, order, defaults except
+    ``kernel_size=4, stride=2``, and output shape) plus ``smoothing``:
+    ``"hold"`` (zero-order hold, a box of ``stride`` taps, any stride) makes the layer a
+    nearest upsampling followed by a convolution with the learned kernel, so its overlap is
+    even for every kernel size; ``"binomial4"`` is StyleGAN2's ``[1, 3, 3, 1] / 8`` filter
+    (stride 2). The output equals ``ConvTranspose2d`` then the filter (see
+    :func:`~checkerscope.nn.functional.filtered_deconv2d` for the border samples when
+    ``padding > 0``). ``weight`` has the ``(C_in, C_out / groups, k, k)`` layout of
+    ``nn.ConvTranspose2d``, so its checkpoints load as they are, and :meth:`from_module`
+    takes over a (pretrained) ``nn.ConvTranspose2d``; the filter is a non-persistent buffer.
+    ``padding_mode`` accepts ``"zeros"`` only, as torch's. ``filter=`` is the deprecated name
+    of ``smoothing=``.
 
     Examples:
         >>> import torch
-        >>> layer = FilteredDeconv2d(8, 4, kernel_size=4, stride=2, filter="binomial4")
+        >>> layer = FilteredDeconv2d(8, 4, kernel_size=4, stride=2, padding=1, smoothing="hold")
         >>> layer(torch.randn(2, 8, 6, 6)).shape
         torch.Size([2, 4, 12, 12])
     """
@@ -463,7 +674,7 @@ class FilteredDeconv2d(_FilteredDeconvNd):
     _rank = 2
 
 
-class BilinearAdditiveUpsample2d(nn.Module):
+class BilinearAdditiveUpsample2d(_NotScriptable):
     """Bilinear upsampling then summing channel groups, optionally a conv (Wojna et al. 2017).
 
     Args:
@@ -510,7 +721,7 @@ class BilinearAdditiveUpsample2d(nn.Module):
         self.scale_factor = float(scales[0]) if scales[0] == scales[1] else scales
         self.padding_mode = CF._check_padding_mode(padding_mode)
         self.kernel_size = None if kernel_size is None else _channels(kernel_size, "kernel_size")
-        factory = {"device": device, "dtype": dtype}
+        factory = _factory(device, dtype)
         if kernel_size is None:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -535,9 +746,8 @@ class BilinearAdditiveUpsample2d(nn.Module):
         )
         return CF._conv_same(y, self.weight, self.bias, self.padding_mode)
 
-    def overlap_specs(self) -> list[Any]:
+    def overlap_specs(self) -> list[theory.LayerSpec]:
         """``[Resize(s, "bilinear")]``, then ``Conv(k, padding=(k - 1) // 2)`` if it has one."""
-        ov = theory
         scales = (
             (self.scale_factor,) * 2 if isinstance(self.scale_factor, float) else self.scale_factor
         )
@@ -547,9 +757,9 @@ class BilinearAdditiveUpsample2d(nn.Module):
                 f"BilinearAdditiveUpsample2d: overlap specs need integer scale factors, "
                 f"got {self.scale_factor}"
             )
-        specs = [ov.Resize(_compact(integer), mode="bilinear")]
+        specs: list[theory.LayerSpec] = [theory.Resize(_compact(integer), mode="bilinear")]
         if self.kernel_size is not None:
-            specs.append(ov.Conv(self.kernel_size, padding=(self.kernel_size - 1) // 2))
+            specs.append(theory.Conv(self.kernel_size, padding=(self.kernel_size - 1) // 2))
         return specs
 
     def extra_repr(self) -> str:
@@ -559,12 +769,12 @@ class BilinearAdditiveUpsample2d(nn.Module):
         return text
 
 
-class _BlurPoolNd(nn.Module):
+class _BlurPoolNd(_NotScriptable):
     _rank: ClassVar[int] = 2
 
     def __init__(
         self,
-        channels: int,
+        channels: int | None = None,
         stride: int = 2,
         filter_size: int = 4,
         padding_mode: str = "reflect",
@@ -572,23 +782,30 @@ class _BlurPoolNd(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.channels = _channels(channels, "channels")
+        self.channels = None if channels is None else _channels(channels, "channels")
         self.stride = _channels(stride, "stride")
         self.filter_size = _channels(filter_size, "filter_size")
         self.padding_mode = CF._check_padding_mode(padding_mode)
         taps = CF.binomial_filter(filter_size, dtype=dtype).to(device)
+        self.filter: Tensor
         self.register_buffer("filter", taps, persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         CF._check_input(x, self._rank, self.channels, type(self).__name__)
         return CF._blur_pool(
-            x, self.stride, self.filter_size, self.padding_mode, rank=self._rank, taps=self.filter
+            x,
+            self.stride,
+            self.filter_size,
+            self.padding_mode,
+            rank=self._rank,
+            taps=self.filter,
+            channels=self.channels,
         )
 
-    def overlap_specs(self) -> list[Any]:
+    def overlap_specs(self) -> list[theory.LayerSpec]:
         """``[Conv(f, stride=s, padding=(f - 1) // 2)]``: the filter window, strided."""
-        ov = theory
-        return [ov.Conv(self.filter_size, stride=self.stride, padding=(self.filter_size - 1) // 2)]
+        padding = (self.filter_size - 1) // 2
+        return [theory.Conv(self.filter_size, stride=self.stride, padding=padding)]
 
     def extra_repr(self) -> str:
         return (
@@ -599,6 +816,8 @@ class _BlurPoolNd(nn.Module):
 
 class BlurPool1d(_BlurPoolNd):
     """Binomial low-pass then subsampling of signals, anti-aliased downsampling (Zhang 2019).
+
+    See :class:`BlurPool2d`.
 
     Examples:
         >>> import torch
@@ -617,11 +836,91 @@ class BlurPool2d(_BlurPoolNd):
     non-persistent buffer) removes what the subsampling would alias, and its gradient has no
     stride-2 grid for ``filter_size >= 2``.
 
+    ``channels`` is optional (as in timm; kornia has none): the one filter is applied to
+    every channel (a depthwise view expanded to the input's channels at each call, no
+    copy), so ``BlurPool2d()`` serves any width. Given, it checks the input, and graphs
+    traced for torch's TorchScript-based ONNX exporter hold it as a constant (that exporter
+    loses the channel count after any padding upstream; ``dynamo=True`` does not). The
+    ``state_dict`` is empty either way, so checkpoints load across both forms and whether
+    or not the layer has run. Output ``ceil(H / stride) x ceil(W / stride)``; the padding is
+    ``((f - 1) // 2, f // 2)`` per axis in ``padding_mode``, as antialiased-cnns pads.
+
     Examples:
         >>> import torch
         >>> layer = BlurPool2d(16, stride=2, filter_size=4)
         >>> layer(torch.randn(2, 16, 9, 9)).shape, list(layer.state_dict())
         (torch.Size([2, 16, 5, 5]), [])
+        >>> BlurPool2d()(torch.randn(1, 5, 8, 8)).shape
+        torch.Size([1, 5, 4, 4])
+    """
+
+    _rank = 2
+
+
+class _MaxBlurPoolNd(_BlurPoolNd):
+    def __init__(
+        self,
+        channels: int | None = None,
+        stride: int = 2,
+        filter_size: int = 4,
+        max_pool_size: int = 2,
+        padding_mode: str = "reflect",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(channels, stride, filter_size, padding_mode, device, dtype)
+        self.max_pool_size = _channels(max_pool_size, "max_pool_size")
+
+    def forward(self, x: Tensor) -> Tensor:
+        CF._check_input(x, self._rank, self.channels, type(self).__name__)
+        return CF._max_blur_pool(
+            x,
+            self.stride,
+            self.filter_size,
+            self.max_pool_size,
+            self.padding_mode,
+            rank=self._rank,
+            taps=self.filter,
+            channels=self.channels,
+        )
+
+    def overlap_specs(self) -> list[theory.LayerSpec]:
+        """``[MaxPool(m, stride=1), Conv(f, stride=s, padding=(f - 1) // 2)]``."""
+        return [theory.MaxPool(self.max_pool_size, stride=1), *super().overlap_specs()]
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", max_pool_size={self.max_pool_size}"
+
+
+class MaxBlurPool1d(_MaxBlurPoolNd):
+    """Max pooling at stride 1, then a :class:`BlurPool1d` (Zhang 2019's MaxBlurPool).
+
+    Examples:
+        >>> import torch
+        >>> MaxBlurPool1d()(torch.randn(1, 3, 10)).shape
+        torch.Size([1, 3, 5])
+    """
+
+    _rank = 1
+
+
+class MaxBlurPool2d(_MaxBlurPoolNd):
+    """Max pooling at stride 1, then a :class:`BlurPool2d`: anti-aliased max pooling (Zhang 2019).
+
+    The drop-in for ``nn.MaxPool2d(2)`` in encoders and discriminators: the maximum is taken
+    densely (``max_pool_size`` window, stride 1, no padding) and the binomial blur does the
+    subsampling, so shifting the input by one pixel shifts the output by half a pixel
+    instead of changing it. Same output size as ``nn.MaxPool2d(2)`` for the defaults
+    (``ceil((H - m + 1) / stride)``), same argument names as :class:`BlurPool2d`, and
+    ``channels`` is optional. The layout of antialiased-cnns and of kornia's
+    ``MaxBlurPool2D`` (``MaxPool2d(kernel_size=2, stride=1)`` then the blur; kornia pads the
+    blur with zeros: ``padding_mode="zeros"`` gives its values).
+
+    Examples:
+        >>> import torch
+        >>> x = torch.randn(2, 4, 16, 15)
+        >>> MaxBlurPool2d()(x).shape == torch.nn.MaxPool2d(2)(x).shape
+        True
     """
 
     _rank = 2

@@ -40,6 +40,7 @@ _NAV = (
     ("checkerboard-2d", "2-D checkerboard"),
     ("stacks", "Stacks"),
     ("matrices", "Matrices"),
+    ("reading-a-score", "Reading a score"),
     ("definitions", "How it is computed"),
 )
 
@@ -258,6 +259,95 @@ learned weights can still differ between them.</p>
     )
 
 
+def _swatch(x: int, y: int, levels: float, label: str) -> str:
+    """An 8 x 8 patch of mid-grey with a checkerboard of ``levels`` grey levels peak-to-peak."""
+    cells = []
+    for row in range(8):
+        for col in range(8):
+            sign = 1 if (row + col) % 2 else -1
+            grey = round(128 + sign * levels / 2)
+            cells.append(
+                f'<rect x="{x + col * 10}" y="{y + row * 10}" width="10" height="10" '
+                f'fill="rgb({grey},{grey},{grey})"/>'
+            )
+    caption = f'<text x="{x + 40}" y="{y + 98}" text-anchor="middle">{escape(label)}</text>'
+    return "".join(cells) + caption
+
+
+def _score_picture() -> str:
+    """The three numbers as a picture: swatches for amplitude, bars for dB and significance."""
+    swatches = "".join(
+        _swatch(10 + 100 * i, 10, levels, label)
+        for i, (levels, label) in enumerate(
+            ((0.6, "0.6 levels: clean"), (2.0, "2 levels: faint"), (8.0, "8 levels: grid"))
+        )
+    )
+    # neighbour energies around one harmonic bin (a fixed draw of unit exponentials)
+    neighbours = (0.4, 1.3, 0.7, 2.1, 0.2, 0.9, 1.6, 0.5, 1.1, 0.3, 0.8, 1.9,
+                  0.6, 1.2, 0.4, 2.6, 1.0, 0.7, 0.1, 1.4, 0.9, 0.5, 1.7, 0.8)  # fmt: skip
+    harmonic = 9.0
+    base, scale, left = 200, 14, 330
+    bars = []
+    for i, energy in enumerate(neighbours):
+        x = left + i * 9 + (12 if i >= 12 else 0)
+        bars.append(
+            f'<rect x="{x}" y="{base - energy * scale:.1f}" width="7" '
+            f'height="{energy * scale:.1f}" fill="#9aa"/>'
+        )
+    centre = left + 12 * 9
+    bars.append(
+        f'<rect x="{centre - 1}" y="{base - harmonic * scale:.1f}" width="10" '
+        f'height="{harmonic * scale:.1f}" fill="#c33"/>'
+    )
+    expected = 1.0
+    bars.append(
+        f'<line x1="{left - 4}" x2="{left + 24 * 9 + 16}" y1="{base - expected * scale}" '
+        f'y2="{base - expected * scale}" stroke="#333" stroke-dasharray="4 3"/>'
+    )
+    labels = (
+        f'<text x="{centre + 14}" y="{base - harmonic * scale + 10:.0f}">harmonic bin</text>'
+        f'<text x="{left + 24 * 9 + 20}" y="{base - expected * scale + 4}">expected</text>'
+        f'<text x="{left}" y="{base + 16}">its 24 neighbours: how much energy is normal here'
+        "</text>"
+    )
+    return (
+        '<svg viewBox="0 0 640 230" role="img" aria-label="Amplitude swatches and the '
+        'spectrum around a harmonic bin" class="cs-score-figure" id="score-figure" '
+        'width="100%" style="max-width:640px;height:auto" '
+        'font-size="11" font-family="sans-serif">' + swatches + "".join(bars) + labels + "</svg>"
+    )
+
+
+def _panel_score() -> str:
+    body = f"""
+<p><code>checkerscope score</code> and <code>checkerboard_score</code> report three numbers
+for each image. They answer different questions.</p>
+<ul>
+<li><b>Amplitude</b> &mdash; <em>how strong is the grid?</em> One period of the repeating
+pattern, measured in the image's own units, in 8-bit grey levels and in percent of the
+range: its RMS and its peak-to-peak. It does not depend on the image size. The swatches on
+the left are the same mid-grey with a checkerboard of 0.6, 2 and 8 grey levels
+peak-to-peak; one grey level is about the smallest step a person sees on a flat grey.</li>
+<li><b>Significance</b> &mdash; <em>is the grid really there?</em> A z-score: how far the
+energy at the grid's frequency (red) stands above what its neighbours (grey) say is normal
+there, judged against how much such ratios vary by chance. About one grid-free image in a
+hundred reaches 2.33.</li>
+<li><b>dB</b> &mdash; <em>how much does it stand out?</em> The red bar over the dashed line,
+in decibels. The same faint grid stands out more in a bigger image, so dB grows with the
+size; use it to compare images of one size.</li>
+</ul>
+<p>The verdict needs both a significant and a visible grid: <b>grid</b> from 3 grey levels
+peak-to-peak, <b>faint grid</b> from 1, <b>clean</b> below that or when the grid is not
+significant.</p>
+<figure class="cs-figbox">{_score_picture()}</figure>"""
+    return section(
+        "Reading a score: amplitude, significance, dB",
+        body,
+        "reading-a-score",
+        lede="Three numbers: how strong, how sure, how much it stands out.",
+    )
+
+
 def _panel_definitions() -> str:
     body = """
 <p>All numbers on this page come from one definition, the same one the Python function
@@ -296,6 +386,7 @@ def explorer_html() -> str:
             _panel_2d(),
             _panel_stack(),
             _panel_matrices(),
+            _panel_score(),
             _panel_definitions(),
         ]
     )

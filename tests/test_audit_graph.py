@@ -1,0 +1,285 @@
+"""The audit's data-flow graph on DAG-shaped models: branches, skips, concatenations.
+
+Random models are built from blocks whose paths are known by construction (a residual
+block: through its convolution, and around it; a downsampling residual: through a k3 s2
+conv or a 1x1 s2 shortcut; a U-Net level: through the inner levels, or across the skip).
+References, independent of the tracer:
+
+* the set of paths, enumerated from the construction;
+* each reported path's compounded coverage, against a brute force that runs the path's
+  own modules with all-ones weights on an input of ones (and autograd for gradients).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import checkerscope as cs
+from checkerscope.auditing.paths import graph_paths
+from checkerscope.auditing.tracing import trace_graph
+from checkerscope.theory import AvgPool, Conv, Deconv, LayerSpec, Resize, overlap
+
+CHANNELS = 2
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_DECONV = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}
+_POOL = {1: nn.AvgPool1d, 2: nn.AvgPool2d}
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One block of a random model: what it is, and its parameters."""
+
+    kind: str  # conv | deconv | resize | pool | residual | down_residual | up_residual | unet
+    kernel: int = 3
+    stride: int = 1
+    padding: int = 0
+    inner: tuple[Stage, ...] = ()
+
+
+def _spec(stage: Stage) -> LayerSpec:
+    if stage.kind == "conv":
+        return Conv(stage.kernel, stage.stride, stage.padding)
+    if stage.kind == "deconv":
+        return Deconv(stage.kernel, stage.stride, stage.padding)
+    if stage.kind == "resize":
+        return Resize(stage.stride)
+    return AvgPool(stage.kernel, stage.stride)
+
+
+def _identity(spec: LayerSpec) -> bool:
+    return isinstance(spec, Conv) and spec == Conv(1)
+
+
+def expected_paths(stages: tuple[Stage, ...]) -> set[tuple[LayerSpec, ...]]:
+    """Every path's specs, enumerated from the construction (1x1 identities left out)."""
+    paths: set[tuple[LayerSpec, ...]] = {()}
+    for stage in stages:
+        if stage.kind in ("conv", "deconv", "resize", "pool"):
+            branches = [(_spec(stage),)]
+        elif stage.kind == "residual":
+            branches = [(Conv(3, 1, 1),), ()]
+        elif stage.kind == "down_residual":
+            branches = [(Conv(3, 2, 1),), (Conv(1, 2),)]
+        elif stage.kind == "up_residual":
+            branches = [(Deconv(4, 2, 1),), (Resize(2),)]
+        else:  # a U-Net level: down, the inner levels, up; or across the skip
+            inner = expected_paths(stage.inner)
+            branches = [(Conv(3, 2, 1), *p, Deconv(4, 2, 1)) for p in inner] + [()]
+        paths = {p + tuple(s for s in b if not _identity(s)) for p in paths for b in branches}
+    return paths
+
+
+class Block(nn.Module):
+    def __init__(self, stage: Stage, dims: int) -> None:
+        super().__init__()
+        self.kind = stage.kind
+        conv, deconv = _CONV[dims], _DECONV[dims]
+        c = CHANNELS
+        if stage.kind == "conv":
+            self.op = conv(c, c, stage.kernel, stage.stride, stage.padding)
+        elif stage.kind == "deconv":
+            self.op = deconv(c, c, stage.kernel, stage.stride, stage.padding)
+        elif stage.kind == "resize":
+            self.op = nn.Upsample(scale_factor=stage.stride, mode="nearest")
+        elif stage.kind == "pool":
+            self.op = _POOL[dims](stage.kernel, stage.stride)
+        elif stage.kind == "residual":
+            self.op = conv(c, c, 3, 1, 1)
+        elif stage.kind == "down_residual":
+            self.op, self.shortcut = conv(c, c, 3, 2, 1), conv(c, c, 1, 2)
+        elif stage.kind == "up_residual":
+            self.op = deconv(c, c, 4, 2, 1)
+            self.shortcut = nn.Upsample(scale_factor=2, mode="nearest")
+        else:
+            self.down = conv(c, c, 3, 2, 1)
+            self.inner = nn.Sequential(*(Block(s, dims) for s in stage.inner))
+            self.up = deconv(c, c, 4, 2, 1)
+            self.merge = conv(2 * c, c, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "residual":
+            return x + F.relu(self.op(x))
+        if self.kind in ("down_residual", "up_residual"):
+            return F.relu(self.op(x)) + self.shortcut(x)
+        if self.kind == "unet":
+            return self.merge(torch.cat([x, self.up(self.inner(self.down(x)))], dim=1))
+        return self.op(x)
+
+
+def build(stages: tuple[Stage, ...], dims: int) -> nn.Module:
+    return nn.Sequential(*(Block(s, dims) for s in stages))
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+@st.composite
+def stage_lists(draw: st.DrawFn, depth: int = 0) -> tuple[Stage, ...]:
+    kinds = ["conv", "deconv", "resize", "pool", "residual", "down_residual", "up_residual"]
+    if depth < 2:
+        kinds.append("unet")
+    count = draw(st.integers(1, 4 if depth == 0 else 2))
+    stages = []
+    for _ in range(count):
+        kind = draw(st.sampled_from(kinds))
+        if kind == "conv":
+            kernel = draw(st.integers(1, 4))
+            stages.append(
+                Stage(kind, kernel, draw(st.integers(1, 2)), draw(st.integers(0, kernel // 2)))
+            )
+        elif kind == "deconv":
+            kernel = draw(st.integers(1, 5))
+            stride = draw(st.integers(1, 3))
+            stages.append(Stage(kind, kernel, stride, draw(st.integers(0, (kernel - 1) // 2))))
+        elif kind in ("resize", "pool"):
+            stages.append(Stage(kind, 2, 2))
+        elif kind == "unet":
+            stages.append(Stage(kind, inner=draw(stage_lists(depth + 1))))
+        else:
+            stages.append(Stage(kind))
+    return tuple(stages)
+
+
+def _lengths_ok(stages: tuple[Stage, ...], length: int) -> int | None:
+    """The output length of the stages on one axis, or None where shapes would not match."""
+    for stage in stages:
+        if length < 1:
+            return None
+        if stage.kind == "conv":
+            length = (length + 2 * stage.padding - stage.kernel) // stage.stride + 1
+        elif stage.kind == "deconv":
+            length = (length - 1) * stage.stride - 2 * stage.padding + stage.kernel
+        elif stage.kind in ("resize", "up_residual"):
+            length *= 2
+        elif stage.kind == "pool":
+            length //= 2
+        elif stage.kind == "down_residual":
+            length = (length + 1) // 2
+        elif stage.kind == "unet":
+            if length % 2:
+                return None
+            inner = _lengths_ok(stage.inner, length // 2)
+            if inner != length // 2:
+                return None
+        if length > 96:
+            return None
+    return length if length >= 1 else None
+
+
+# --------------------------------------------------------------------------- brute force
+
+
+def _all_ones(module: nn.Module) -> nn.Module:
+    import copy
+
+    ones = copy.deepcopy(module).double()
+    with torch.no_grad():
+        for name, parameter in ones.named_parameters():
+            parameter.fill_(0.0 if name.endswith("bias") else 1.0)
+    return ones
+
+
+def brute_force(modules: list[nn.Module], shape: tuple[int, ...], direction: str) -> np.ndarray:
+    """Coverage of one path: its own modules, all-ones weights, an input of ones. Every
+    channel of a module's input carries the same map, so a module expecting more channels
+    (after a concatenation) gets copies of it."""
+    x = torch.ones((1, 1, *shape), dtype=torch.float64, requires_grad=True)
+    y = x
+    for module in modules:
+        wanted = getattr(module, "in_channels", 1)
+        y = _all_ones(module)(y[:, :1].expand(-1, wanted, *y.shape[2:]))
+    if direction == "forward":
+        return y[0, 0].detach().numpy()
+    y[:, :1].sum().backward()
+    assert x.grad is not None
+    return x.grad[0, 0].numpy()
+
+
+def _normalised(values: np.ndarray) -> np.ndarray:
+    peak = float(np.abs(values).max())
+    return values / peak if peak else values
+
+
+def _check(stages: tuple[Stage, ...], dims: int, length: int) -> None:
+    model = build(stages, dims)
+    shape = (length,) * dims
+    x = torch.randn(1, CHANNELS, *shape)
+    graph = trace_graph(model, x)
+    found = graph_paths(graph, dims)
+    assert found.merged == 0
+    got = {p.specs for p in found.paths if p.specs}
+    assert got == {p for p in expected_paths(stages) if p}
+    nodes = {layer.index: layer for layer in graph.layers}
+    for path in found.paths:
+        if not path.specs:
+            continue
+        modules = [nodes[i].module for i in path.nodes]
+        for direction in ("forward", "backward"):
+            engine = overlap(path.specs, dims=dims, direction=direction).full(shape)
+            reference = brute_force(modules, shape, direction)
+            assert engine.shape == reference.shape
+            np.testing.assert_allclose(
+                _normalised(np.asarray(engine, dtype=float)),
+                _normalised(reference),
+                rtol=1e-9,
+                atol=1e-12,
+            )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(stages=stage_lists(), length=st.sampled_from([8, 12, 16]))
+def test_paths_of_random_dags_match_brute_force_1d(stages: tuple[Stage, ...], length: int) -> None:
+    assume(_lengths_ok(stages, length) is not None)
+    _check(stages, 1, length)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(stages=stage_lists(), length=st.sampled_from([8, 12]))
+def test_paths_of_random_dags_match_brute_force_2d(stages: tuple[Stage, ...], length: int) -> None:
+    assume(_lengths_ok(stages, length) is not None)
+    _check(stages, 2, length)
+
+
+def test_a_unet_has_one_path_per_level() -> None:
+    inner = (Stage("unet", inner=(Stage("conv", 3, 1, 1),)),)
+    stages = (Stage("unet", inner=inner),)
+    _check(stages, 2, 16)
+    report = cs.audit(build(stages, 2), torch.randn(1, CHANNELS, 16, 16), probe=False)
+    assert len(report.paths) == 3  # across the outer skip, the inner skip, or through all
+
+
+# --------------------------------------------------------------------------- deep paths
+
+
+def test_a_forty_layer_path_has_a_finite_unevenness() -> None:
+    layers: list[nn.Module] = [nn.Conv2d(2, 2, 3, 2, 1), nn.ConvTranspose2d(2, 2, 3, 2, 1, 1)]
+    layers += [nn.Conv2d(2, 2, 3, 1, 1) for _ in range(38)]
+    layers += [nn.ConvTranspose2d(2, 2, 3, 2, 1, 1)]
+    report = cs.audit(nn.Sequential(*layers), torch.randn(1, 2, 32, 32), probe=False)
+    (path,) = report.paths
+    assert len(path.specs) == 41
+    assert math.isfinite(path.unevenness) and path.unevenness >= 1.0
+    assert all(math.isfinite(layer.unevenness) for layer in report.layers)
+    assert report.periods == (2, 4)  # the first deconv's period 2, doubled by the last
+
+
+def test_forty_residual_blocks_stay_bounded() -> None:
+    stages = (Stage("deconv", 3, 2, 1),) + (Stage("residual"),) * 40
+    model = build(stages, 2)
+    report = cs.audit(model, torch.randn(1, CHANNELS, 8, 8), probe=False)
+    # 2**40 node-level paths; distinct spec sequences: one per count of blocks taken
+    assert 1 <= len(report.paths) <= 64
+    assert all(p.unevenness >= 1.0 and math.isfinite(p.unevenness) for p in report.paths)
+    worst = report.paths[0]
+    assert worst.specs == (Deconv(3, 2, 1),)  # around every block: the least smoothed
