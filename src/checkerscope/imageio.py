@@ -12,8 +12,11 @@
   whatever colour the encoder kept there;
 * the EXIF orientation is **not** applied: artifacts are aligned to the stored pixel grid.
 
-Anything that cannot be read (missing, empty, truncated, corrupt or not an image) raises a
-one-line :class:`~checkerscope.errors.CheckerscopeError` that names the file.
+Anything that cannot be read (missing, empty, truncated, corrupt, not a regular file, not an
+image, or more pixels than ``max_pixels``) raises a one-line
+:class:`~checkerscope.errors.CheckerscopeError` that names the file (printably: see
+:func:`~checkerscope._files.display_name`). The pixel limit is checked from the file's
+header, before anything is decoded: a small file can declare a huge image.
 
 Examples:
     >>> import tempfile, pathlib
@@ -31,71 +34,109 @@ Examples:
     Traceback (most recent call last):
     ...
     checkerscope.errors.CheckerscopeError: .../notes.txt: not an image (Pillow cannot identify it)
+    >>> load_image(folder / "rgba.png", max_pixels=20)
+    Traceback (most recent call last):
+    ...
+    checkerscope.errors.CheckerscopeError: .../rgba.png: 6x4 = 24 pixels, over the limit of 20 ...
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from checkerscope._files import display_name
 from checkerscope.errors import CheckerscopeError
 
-__all__ = ["IMAGE_SUFFIXES", "iter_image_paths", "load_image"]
+__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "iter_image_paths", "load_image"]
 
 #: File name suffixes collected when a folder is expanded (explicit files are always read).
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".pgm"}
 )
 
+#: The default pixel limit of :func:`load_image`: Pillow's own decompression-bomb limit
+#: (``PIL.Image.MAX_IMAGE_PIXELS``), about 9459 x 9459. An RGB image at the limit is 1 GiB
+#: as float32.
+DEFAULT_MAX_PIXELS = 89_478_485
+
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+# Float images whose values times their pixel count pass this are returned as float64, so
+# that the sums and squared magnitudes of a Fourier transform stay finite.
+_FLOAT32_SAFE = 1e17
 
 
-def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+def load_image(
+    path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """Read an image file as ``float32`` ``(C, H, W)`` in ``[0, 1]`` (C is 1 or 3).
 
     Args:
         path: The file to read.
+        max_pixels: Refuse images with more pixels than this (width times height), before
+            decoding them; ``None`` for no limit of ours (Pillow's own
+            ``PIL.Image.MAX_IMAGE_PIXELS`` still applies).
 
     Returns:
-        The pixels, channel first. Alpha is dropped; palette images become RGB.
+        The pixels, channel first. Alpha is dropped; palette images become RGB. Float
+        images so large in value that a sum over them would overflow float32 are returned
+        as float64.
 
     Raises:
-        CheckerscopeError: the file is missing, empty, truncated, corrupt or not an image.
+        CheckerscopeError: the file is missing, empty, not a regular file, truncated,
+            corrupt, not an image, or over ``max_pixels``.
     """
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     try:
-        size = path.stat().st_size
+        return _load(path, max_pixels)
+    except CheckerscopeError as exc:  # the name is only worked out for a message
+        raise CheckerscopeError(f"{display_name(path)}: {exc}") from None
+
+
+def _load(path: Path, max_pixels: int | None) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        info = path.stat()
     except FileNotFoundError:
-        raise CheckerscopeError(f"{path}: no such file") from None
+        raise CheckerscopeError("no such file") from None
     except OSError as exc:
-        raise CheckerscopeError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if path.is_dir():
-        raise CheckerscopeError(f"{path}: is a folder, not an image")
-    if size == 0:
-        raise CheckerscopeError(f"{path}: empty file")
+        raise CheckerscopeError(f"cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CheckerscopeError("is a folder, not an image")
+    if not stat.S_ISREG(info.st_mode):
+        raise CheckerscopeError("not a regular file (a pipe, socket or device)")
+    if info.st_size == 0:
+        raise CheckerscopeError("empty file")
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise CheckerscopeError(
+                    f"{width}x{height} = {width * height:,} pixels, over the limit of "
+                    f"{max_pixels:,} (max_pixels)"
+                )
             image.load()
             array = _pixels(image)
     except UnidentifiedImageError:
-        raise CheckerscopeError(f"{path}: not an image (Pillow cannot identify it)") from None
-    except CheckerscopeError as exc:
-        raise CheckerscopeError(f"{path}: {exc}") from None
+        raise CheckerscopeError("not an image (Pillow cannot identify it)") from None
+    except CheckerscopeError:
+        raise
     except Image.DecompressionBombError as exc:
-        raise CheckerscopeError(f"{path}: too large to decode safely ({exc})") from None
+        raise CheckerscopeError(f"too large to decode safely ({exc})") from None
+    except MemoryError:
+        raise CheckerscopeError("not enough memory to decode it") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise CheckerscopeError(f"{path}: truncated or corrupt image ({reason})") from None
+        raise CheckerscopeError(f"truncated or corrupt image ({reason})") from None
     if array.shape[-1] == 0 or array.shape[-2] == 0:
-        raise CheckerscopeError(
-            f"{path}: image has no pixels ({array.shape[-2]}x{array.shape[-1]})"
-        )
+        raise CheckerscopeError(f"image has no pixels ({array.shape[-2]}x{array.shape[-1]})")
     return array
 
 
@@ -114,7 +155,11 @@ def _pixels(image: object) -> np.ndarray:
         low = 0.0 if top == 65535.0 else -(2.0**31)
         return ((array - low) / top).astype(np.float32)[None]
     if mode == "F":
-        return np.asarray(image, dtype=np.float32)[None]
+        values = np.asarray(image, dtype=np.float32)
+        finite = values[np.isfinite(values)]
+        if finite.size and float(np.abs(finite).max()) * values.size > _FLOAT32_SAFE:
+            return values.astype(np.float64)[None]
+        return values[None]
     if mode in ("1", "L", "LA", "La"):
         gray = image.convert("L")
         return (np.asarray(gray, dtype=np.float32) / 255.0)[None]
@@ -125,8 +170,12 @@ def _pixels(image: object) -> np.ndarray:
             image = image.convert("RGB")
         except ValueError as exc:
             raise CheckerscopeError(f"unsupported pixel mode {mode!r} ({exc})") from None
-    array = np.asarray(image, dtype=np.float32)[..., :3] / 255.0
-    return np.ascontiguousarray(array.transpose(2, 0, 1))
+    stored = np.asarray(image)  # (H, W, 3 or 4) uint8
+    # one channel at a time: the peak is the 8-bit pixels plus the float32 result
+    out = np.empty((3, *stored.shape[:2]), dtype=np.float32)
+    for channel in range(3):
+        np.divide(stored[..., channel], np.float32(255.0), out=out[channel], dtype=np.float32)
+    return out
 
 
 def iter_image_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
@@ -138,6 +187,9 @@ def iter_image_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
     A path that does not exist, or a pattern that matches nothing, is yielded as it is, so
     that the caller reports it. Each path is yielded once.
 
+    Neither folders nor ``**`` follow links to folders (as bash's ``globstar`` does not), so
+    a tree with cyclic symbolic links is walked once, in finite time.
+
     Args:
         paths: Files, folders and glob patterns (``**`` matches folders recursively).
 
@@ -147,7 +199,7 @@ def iter_image_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
     seen: set[Path] = set()
 
     def once(path: Path) -> Iterator[Path]:
-        key = path.resolve() if path.exists() else path
+        key = Path(os.path.realpath(path)) if path.exists() else path
         if key not in seen:
             seen.add(key)
             yield path
@@ -159,7 +211,7 @@ def iter_image_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
                 yield from once(found)
         elif path.exists():
             yield from once(path)
-        elif glob.has_magic(str(entry)) and (matches := glob.glob(str(entry), recursive=True)):
+        elif glob.has_magic(os.fspath(entry)) and (matches := _glob(os.fspath(entry))):
             for match in sorted(matches):
                 match_path = Path(match)
                 if match_path.is_dir():
@@ -172,8 +224,79 @@ def iter_image_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
 
 
 def _walk(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):  # does not follow links to folders
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
                 yield Path(root) / name
+
+
+def _glob(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)``, except that ``**`` never follows a link to a
+    folder (Python's does, and loops through cyclic links until path names grow too long).
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> (root / "a" / "b").mkdir(parents=True)
+        >>> _ = (root / "a" / "b" / "x.png").write_bytes(b"")
+        >>> (root / "a" / "b" / "loop").symlink_to(root / "a")
+        >>> [pathlib.Path(p).relative_to(root).as_posix() for p in _glob(f"{root}/**/*.png")]
+        ['a/b/x.png']
+    """
+    parts = pattern.split(os.sep)
+    if "**" not in parts:
+        return glob.glob(pattern)  # no recursion: finite however the links go
+    first_magic = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    base = os.sep.join(parts[:first_magic])
+    if not base and pattern.startswith(os.sep):
+        base = os.sep
+    matcher = re.compile(_pattern_regex(parts[first_magic:]))
+    top = base or os.curdir
+    if not os.path.isdir(top):
+        return []
+    found = []
+    if base and parts[first_magic:] == ["**"]:
+        found.append(os.path.join(base, ""))  # "folder/**" matches the folder itself too
+    for root, dirs, files in os.walk(top):  # followlinks=False: no cycles
+        relative_root = os.path.relpath(root, top)
+        prefix = "" if relative_root == os.curdir else relative_root.replace(os.sep, "/") + "/"
+        for name in [*dirs, *files]:
+            if matcher.fullmatch(prefix + name):
+                found.append(os.path.join(base, prefix + name) if base else prefix + name)
+    return found
+
+
+def _pattern_regex(components: list[str]) -> str:
+    """A regular expression over ``/``-separated relative paths for glob components."""
+    regex = ""
+    for index, component in enumerate(components):
+        last = index == len(components) - 1
+        if component == "**":
+            # any number of visible folders (zero included)
+            regex += r"(?:(?!\.)[^/]+/)*" if not last else r"(?:(?!\.)[^/]+(?:/|$))*"
+            continue
+        regex += _component_regex(component) + ("" if last else "/")
+    return regex
+
+
+def _component_regex(component: str) -> str:
+    """``*``, ``?`` and ``[...]`` of one path component; a leading dot must be explicit."""
+    out = "" if component.startswith(".") else r"(?!\.)"
+    index = 0
+    while index < len(component):
+        char = component[index]
+        if char == "*":
+            out += "[^/]*"
+        elif char == "?":
+            out += "[^/]"
+        elif char == "[" and (close := component.find("]", index + 2)) != -1:
+            inside = component[index + 1 : close]
+            negate = inside.startswith("!")
+            body = re.escape(inside[1:] if negate else inside).replace(r"\-", "-")
+            out += f"[{'^' if negate else ''}{body}]"
+            index = close
+        else:
+            out += re.escape(char)
+        index += 1
+    return out

@@ -1038,6 +1038,105 @@ def _outer(axes: Sequence[np.ndarray]) -> np.ndarray:
     return reduce(np.multiply.outer, axes)
 
 
+# --------------------------------------------------------------------------------------
+# Work budget: refuse, before allocating, work that would not fit in memory
+# --------------------------------------------------------------------------------------
+
+#: The most memory one call of the overlap engine may plan to use, in bytes (lowered to half
+#: of the process's address-space limit, ``RLIMIT_AS``, when one is set). A few layers can
+#: ask for astronomically long lines (``--layers 1000`` of stride 2 needs a period of
+#: 2**1000 samples), so the sizes are computed first, with Python integers.
+WORK_BUDGET_BYTES = 4 << 30
+# Bytes per tap of a 1-D operator while it is built and applied (index and weight arrays,
+# their temporaries), and per sample of a line or of the N-D map.
+_BYTES_PER_TAP = 64
+_BYTES_PER_SAMPLE = 16
+_BYTES_PER_VALUE = 8
+
+
+def _work_budget() -> int:
+    budget = WORK_BUDGET_BYTES
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not on POSIX
+        return budget
+    if soft != resource.RLIM_INFINITY and soft > 0:
+        budget = min(budget, soft // 2)
+    return budget
+
+
+def _bytes_text(size: int) -> str:
+    for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
+def _tap_count(op: _AxisOp, in_length: int, out_length: int) -> int:
+    if op.kind == "window":
+        return out_length * op.kernel
+    if op.kind == "scatter":
+        return in_length * op.kernel
+    return out_length if op.kind == "nearest" else 2 * out_length
+
+
+def _check_work(
+    layers: Sequence[LayerSpec],
+    axes: Sequence[tuple[Sequence[_AxisOp], Sequence[int]]] = (),
+    map_shape: tuple[int, ...] = (),
+    what: str = "the overlap pattern",
+) -> None:
+    """Refuse work over :data:`WORK_BUDGET_BYTES` with one line naming its cause.
+
+    Args:
+        layers: the stack, for messages.
+        axes: per axis, its 1-D operators and the line lengths before and after each.
+        map_shape: the shape of the N-D array to be made (checked when given).
+        what: ``"the overlap pattern"`` (steady state) or ``"the coverage map for input
+            shape ..."``.
+    """
+    budget = _work_budget()
+    over = f"over the overlap engine's work budget of {_bytes_text(budget)}"
+    for axis, (ops, lengths) in enumerate(axes):
+        for index, op in enumerate(ops):
+            n_in, n_out = lengths[index], lengths[index + 1]
+            taps = _tap_count(op, n_in, n_out)
+            need = taps * _BYTES_PER_TAP + (n_in + n_out) * _BYTES_PER_SAMPLE
+            if need <= budget:
+                continue
+            layer = f"layer {index + 1} of {len(layers)} ({layers[index].describe()})"
+            cost = f"about {_bytes_text(need)} of work on axis {axis}, {over}"
+            # name the parameter that alone takes a good part of the budget, if one does
+            if op.kernel * _BYTES_PER_TAP * 16 > budget:
+                raise CheckerscopeError(
+                    f"{layer} has a kernel of {_count(op.kernel)} taps: {cost}; use a smaller "
+                    "kernel"
+                )
+            if op.stride * _BYTES_PER_TAP * 16 > budget:
+                raise CheckerscopeError(
+                    f"{layer} has a stride of {_count(op.stride)}: {cost}; use a smaller stride"
+                )
+            fix = "fewer layers" if what == "the overlap pattern" else "a smaller input shape"
+            raise CheckerscopeError(
+                f"{what} needs a line of {_count(max(n_in, n_out))} samples at {layer}: "
+                f"{cost}; use {fix}"
+            )
+    values = math.prod(map_shape) if map_shape else 0
+    if values * _BYTES_PER_VALUE > budget:
+        shape = "x".join(_count(n) for n in map_shape)
+        raise CheckerscopeError(
+            f"{what} would be {shape} = {_count(values)} values, about "
+            f"{_bytes_text(values * _BYTES_PER_VALUE)}, {over}"
+        )
+
+
+def _count(number: int) -> str:
+    """An integer as digits, or as a power of ten when it has too many of them to read."""
+    return f"{number:,}" if number < 10**15 else f"about 10**{len(str(number)) - 1}"
+
+
 def coverage_map(
     layers: LayersLike,
     input_shape: int | Sequence[int],
@@ -1070,9 +1169,20 @@ def coverage_map(
     dims = _check_dims(dims)
     direction = _check_direction(direction)
     shape = _shape_tuple(input_shape, dims, "input_shape")
+    stacks = _axis_stacks(stack, dims)
+    lines = [
+        _finite_lengths(ops, stack, length, axis)
+        for axis, (ops, length) in enumerate(zip(stacks, shape, strict=True))
+    ]
+    _check_work(
+        stack,
+        list(zip(stacks, lines, strict=True)),
+        tuple(line[-1] if direction == "forward" else line[0] for line in lines),
+        what=f"the coverage map for input shape {shape}",
+    )
     axes = [
         _finite_axis(ops, stack, length, axis, direction)
-        for axis, (ops, length) in enumerate(zip(_axis_stacks(stack, dims), shape, strict=True))
+        for axis, (ops, length) in enumerate(zip(stacks, shape, strict=True))
     ]
     integer = all(layer.integer_weights for layer in stack) and _fits_integers(axes)
     # cast each axis before the outer product: no full-size float temporary
@@ -1235,7 +1345,9 @@ def overlap(layers: LayersLike, dims: int = 2, direction: Direction = "forward")
     dims = _check_dims(dims)
     direction = _check_direction(direction)
     integer_weights = all(layer.integer_weights for layer in stack)
-    steady_axes = [_steady_axis(ops, direction) for ops in _axis_stacks(stack, dims)]
+    stacks = _axis_stacks(stack, dims)
+    _check_work(stack, [(ops, _circle_lengths(ops)) for ops in stacks])
+    steady_axes = [_steady_axis(ops, direction) for ops in stacks]
     integer = integer_weights and _fits_integers(steady_axes)
     periods, structural, axes = [], [], []
     for steady in steady_axes:
@@ -1243,6 +1355,7 @@ def overlap(layers: LayersLike, dims: int = 2, direction: Direction = "forward")
         structural.append(len(steady))
         periods.append(period)
         axes.append(_cast(steady[:period], integer))
+    _check_work(stack, map_shape=tuple(periods))
     pattern = _outer(axes)
     for array in (pattern, *axes):
         array.setflags(write=False)  # shared results: a caller's edit must not leak
@@ -1329,6 +1442,8 @@ def _parse_layer(text: str) -> LayerSpec:
     allowed = {f.name for f in dataclasses.fields(cls)}
     for word in params:
         if cls is Resize and word in _RESIZE_MODES:
+            if "mode" in kwargs:
+                raise CheckerscopeError(f"mode {word!r} repeats the mode of layer {text!r}")
             kwargs["mode"] = word
             continue
         taps = _TAPS_TOKEN.match(word) if cls is FIR else None
@@ -1351,6 +1466,8 @@ def _parse_layer(text: str) -> LayerSpec:
                 f"bad parameter {word!r} in layer {text!r} (expected e.g. "
                 "'deconv:k3:s2:p1:op1:d1', 'conv:k3:s2', 'resize:x2:bilinear', 'pixelshuffle:x2')"
             )
+        if field in kwargs:
+            raise CheckerscopeError(f"parameter {word!r} repeats the {field} of layer {text!r}")
         numbers = tuple(int(v) for v in value.split("x"))
         kwargs[field] = numbers[0] if len(numbers) == 1 else numbers
     required = [

@@ -10,6 +10,7 @@ Spatial shapes come from ONNX shape inference where it can tell them.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,32 @@ from typing import Any
 
 import numpy as np
 
+from checkerscope._files import display_name
 from checkerscope.auditing.tracing import Source, TracedGraph, TracedLayer
 from checkerscope.errors import CheckerscopeError
 from checkerscope.theory import AvgPool, Conv, Deconv, LayerSpec, MaxPool, PixelShuffle, Resize
 
-__all__ = ["OnnxModel", "read_onnx"]
+__all__ = ["MAX_ATTRIBUTE", "MAX_TENSOR_ELEMENTS", "OnnxModel", "read_onnx"]
+
+#: The largest kernel size, stride, dilation, padding, block size or scale a node may
+#: declare: a 300-byte file can declare ``kernel_shape`` 1e9, and the analysis would then
+#: allocate accordingly. Real models stay far below (65536).
+MAX_ATTRIBUTE = 1 << 16
+#: The most elements a constant of the file (an initializer, a ``Constant`` node) may
+#: declare, checked from its dims before it is read: 2**28 (1 GiB of float32).
+MAX_TENSOR_ELEMENTS = 1 << 28
+# Size-like attributes of the nodes this reader looks at (and of those it folds).
+_BOUNDED_ATTRIBUTES = (
+    "kernel_shape",
+    "strides",
+    "dilations",
+    "pads",
+    "output_padding",
+    "output_shape",
+    "blocksize",
+    "scales",
+    "group",
+)
 
 
 @dataclass
@@ -63,6 +85,7 @@ def _load(path: str | os.PathLike[str]) -> Any:
         ) from exc
     if not model.graph.node:
         raise CheckerscopeError(f"{str(path)!r} is not a valid ONNX model (empty graph)")
+    _check_bounds(model.graph, path)
     try:  # by path, so that weights stored as external data next to the file are found
         onnx.checker.check_model(str(path))
     except Exception as exc:
@@ -71,6 +94,45 @@ def _load(path: str | os.PathLike[str]) -> Any:
     with contextlib.suppress(Exception):  # shapes are a nicety; attributes are what matters
         model = onnx.shape_inference.infer_shapes(model)
     return model
+
+
+def _check_bounds(graph: Any, path: str | os.PathLike[str]) -> None:
+    """Refuse, before reading any tensor, a file whose nodes or constants declare sizes the
+    analysis could not afford (see :data:`MAX_ATTRIBUTE`, :data:`MAX_TENSOR_ELEMENTS`).
+
+    Raises:
+        CheckerscopeError: naming the file, the node and the attribute.
+    """
+    where = f"'{display_name(path)}'"
+    for tensor in graph.initializer:
+        _check_tensor_size(tensor, f"{where}: initializer {tensor.name!r}")
+    for index, node in enumerate(graph.node):
+        name = f"{where}: node {node.name or index!r} ({node.op_type})"
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                _check_tensor_size(attribute.t, f"{name} attribute {attribute.name!r}")
+            if attribute.name not in _BOUNDED_ATTRIBUTES:
+                continue
+            values = [*attribute.ints, *attribute.floats]
+            if attribute.HasField("i"):
+                values.append(attribute.i)
+            if len(values) > 16 or any(
+                not math.isfinite(v) or abs(v) > MAX_ATTRIBUTE for v in values
+            ):
+                shown = values[:8] + (["..."] if len(values) > 8 else [])
+                raise CheckerscopeError(
+                    f"{name} has {attribute.name} {shown}: outside the bounds of this reader "
+                    f"(at most 16 values, each within +-{MAX_ATTRIBUTE}); refusing the file"
+                )
+
+
+def _check_tensor_size(tensor: Any, what: str) -> None:
+    dims = list(tensor.dims)
+    if any(d < 0 for d in dims) or math.prod(dims) > MAX_TENSOR_ELEMENTS:
+        raise CheckerscopeError(
+            f"{what} declares shape {dims}: more than {MAX_TENSOR_ELEMENTS:,} elements; "
+            "refusing the file"
+        )
 
 
 def _shape_of(value_info: Any) -> tuple[Any, ...]:
@@ -120,6 +182,14 @@ def _fold_weight(name: str, graph: Any, constants: dict[str, np.ndarray]) -> np.
     order = {id(node): i for i, node in enumerate(graph.node)}
     nodes = sorted({id(n): n for n in needed}.values(), key=lambda n: order[id(n)])
     used = {i for n in nodes for i in n.input}
+    # a shape, repeat count or padding given as a constant can ask for any size (e.g.
+    # ConstantOfShape([10**9])): fold only when every shape-like constant stays small
+    for value in used:
+        constant = constants.get(value)
+        if constant is None or constant.dtype.kind not in "iu" or constant.size > 8:
+            continue  # not shape-like
+        if np.prod(np.abs(constant.astype(float)) + 1) > MAX_TENSOR_ELEMENTS:
+            return None
     initializers = [
         onnx.numpy_helper.from_array(np.asarray(constants[v]), v) for v in used if v in constants
     ]

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from checkerscope.cli._common import OutputPath, check_outputs, is_checkerscope_html, quoted
+from checkerscope.cli._usercode import one_line, user_code
 from checkerscope.errors import CheckerscopeError
 
 EXAMPLES = """\
@@ -61,7 +63,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="structure only: no measurements, so only uneven overlap counts as artifacts",
     )
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a self-contained HTML report (never over an input or a file that is not "
+        "an earlier report, unless --force)",
+    )
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
     p.add_argument("--list-zoo", action="store_true", help="list the zoo models and exit")
     p.set_defaults(func=run)
@@ -87,7 +94,7 @@ def _import_module(spec: str) -> Any:
     if looks_like_file:
         path = Path(spec)
         if not path.is_file():
-            raise CheckerscopeError(f"no such Python file: {spec!r}")
+            raise CheckerscopeError(f"no such Python file: {quoted(spec)}")
         # the file's own name, so that models saved from it (fix --out) load again from
         # the same folder; a prefixed one where that name is taken or not an identifier
         name = path.stem
@@ -95,28 +102,25 @@ def _import_module(spec: str) -> Any:
             name = f"checkerscope_user_{path.stem}"
         module_spec = importlib.util.spec_from_file_location(name, path)
         if module_spec is None or module_spec.loader is None:
-            raise CheckerscopeError(f"cannot import {spec!r} as a Python module")
+            raise CheckerscopeError(f"cannot import {quoted(spec)} as a Python module")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[name] = module
         try:
-            module_spec.loader.exec_module(module)
-        except Exception as exc:
+            with user_code(f"importing {quoted(spec)}", argv0=spec):
+                module_spec.loader.exec_module(module)
+        except BaseException:
             sys.modules.pop(name, None)
-            raise CheckerscopeError(f"importing {spec!r} raised {_one_line(exc)}") from exc
+            raise
         return module
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
-    try:
-        return importlib.import_module(spec)
-    except ModuleNotFoundError as exc:
-        raise CheckerscopeError(f"cannot import module {spec!r}: {exc}") from exc
-    except Exception as exc:
-        raise CheckerscopeError(f"importing {spec!r} raised {_one_line(exc)}") from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    with user_code(f"importing module {spec!r}", argv0=spec):
+        try:
+            return importlib.import_module(spec)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and (spec == exc.name or spec.startswith(exc.name + ".")):
+                raise CheckerscopeError(f"cannot import module {spec!r}: {exc}") from None
+            raise
 
 
 def _example_for(shape_text: str | None, what: str) -> Any:
@@ -129,8 +133,27 @@ def _example_for(shape_text: str | None, what: str) -> Any:
     return torch.randn(parse_shape(shape_text), generator=torch.Generator().manual_seed(0))
 
 
+def target_files(target: str) -> list[str]:
+    """The files a target reads (for the output checks): a .pt / .onnx file, a .py file."""
+    if target.startswith("zoo:"):
+        return []
+    if target.endswith((".pt", ".pth", ".onnx")):
+        return [target]
+    module_part = target.rpartition(":")[0]
+    if not module_part:
+        return []
+    if module_part.endswith(".py") or "/" in module_part or os.sep in module_part:
+        return [module_part]
+    candidate = Path(*module_part.split("."))
+    return [str(p) for p in (candidate.with_suffix(".py"), candidate / "__init__.py")]
+
+
 def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
     """``(model, example_input, name)`` for a zoo:, MODULE:CALLABLE or .pt target.
+
+    The user's code (the import, the factory, the unpickling of a .pt file) runs inside
+    :func:`~checkerscope.cli._usercode.user_code`: it cannot exit the command or write to
+    its stdout.
 
     Raises:
         CheckerscopeError: one line naming what is wrong with the target.
@@ -147,30 +170,34 @@ def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
     if target.endswith((".pt", ".pth")):
         path = Path(target)
         if not path.is_file():
-            raise CheckerscopeError(f"no such model file: {target!r}")
-        try:
-            model = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise CheckerscopeError(f"{target!r} is not a saved model: {_one_line(exc)}") from exc
+            raise CheckerscopeError(f"no such model file: {quoted(target)}")
+        example = _example_for(input_shape, target)
+        with user_code(f"loading {quoted(target)}", argv0=target):
+            try:
+                model = torch.load(path, map_location="cpu", weights_only=False)
+            except Exception as exc:
+                raise CheckerscopeError(
+                    f"{quoted(target)} is not a saved model: {one_line(exc)}"
+                ) from exc
         if not isinstance(model, nn.Module):
             raise CheckerscopeError(
-                f"{target!r} holds a {type(model).__name__}, not a whole nn.Module "
+                f"{quoted(target)} holds a {type(model).__name__}, not a whole nn.Module "
                 "(save the module itself with torch.save(model, path))"
             )
-        return model, _example_for(input_shape, target), path.name
+        return model, example, path.name
     module_part, sep, attr = target.rpartition(":")
     if not sep or not module_part or not attr:
         raise CheckerscopeError(
             f"expected zoo:NAME, MODULE:CALLABLE, a .onnx or a .pt file, got {target!r}"
         )
+    if input_shape is not None:
+        _example_for(input_shape, target)  # a bad shape is refused before any user code
     module = _import_module(module_part)
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         raise CheckerscopeError(f"{module_part!r} has no callable {attr!r}")
-    try:
+    with user_code(f"calling {target}()", argv0=module_part):
         made = factory() if not isinstance(factory, nn.Module) else factory
-    except Exception as exc:
-        raise CheckerscopeError(f"calling {target}() raised {_one_line(exc)}") from exc
     example = None
     if isinstance(made, (tuple, list)) and len(made) == 2 and isinstance(made[0], nn.Module):
         made, example = made
@@ -188,6 +215,7 @@ def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from checkerscope._files import display_name
     from checkerscope.cli._common import print_json
 
     if args.list_zoo or args.target in ("zoo:", "zoo"):
@@ -209,8 +237,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.target:
         raise CheckerscopeError("give a model: zoo:NAME, MODULE:CALLABLE, model.onnx or model.pt")
-    if args.seeds < 1:
-        raise CheckerscopeError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.seeds < 1 or args.seeds > 1000:
+        raise CheckerscopeError(f"--seeds must be between 1 and 1000, got {args.seeds}")
+    check_outputs(
+        [OutputPath("--html", args.html, "report", is_checkerscope_html)],
+        inputs=target_files(args.target),
+        force=args.force,
+    )
     if args.target.endswith(".onnx"):
         from checkerscope.auditing import audit_onnx
 
@@ -219,10 +252,11 @@ def run(args: argparse.Namespace) -> int:
         from checkerscope.auditing import audit
 
         model, example, name = load_target(args.target, args.input_shape)
-        report = audit(model, example, seeds=args.seeds, probe=not args.no_probe, name=name)
+        with user_code(f"running {name} (the audit's forward passes)", capture=False):
+            report = audit(model, example, seeds=args.seeds, probe=not args.no_probe, name=name)
     if args.html:
         report.to_html(args.html)
-        print(f"wrote {args.html}", file=sys.stderr)
+        print(f"wrote {display_name(args.html)}", file=sys.stderr)
     if args.json:
         print_json(report.to_dict())
     else:

@@ -16,7 +16,14 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from checkerscope.cli._common import print_json, write_atomic
+from checkerscope._files import display_name
+from checkerscope.cli._common import (
+    OutputPath,
+    check_outputs,
+    is_checkerscope_html,
+    print_json,
+    write_atomic,
+)
 from checkerscope.errors import CheckerscopeError
 
 DEFAULT_OUT = "checkerscope-explorer.html"
@@ -98,14 +105,12 @@ def make_server(page: str, port: int = 0) -> http.server.ThreadingHTTPServer:
 def run(args: argparse.Namespace) -> int:
     from checkerscope.report.explorer import explorer_html
 
-    page = explorer_html()
     out = Path(args.out).expanduser()
     if out.is_dir():
         out = out / DEFAULT_OUT
-    try:
-        write_atomic(out, page)
-    except OSError as exc:
-        raise CheckerscopeError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from exc
+    check_outputs([OutputPath("--out", out, "page", is_checkerscope_html)], force=args.force)
+    page = explorer_html()
+    write_atomic(out, page)
     out = out.resolve()
     result: dict[str, Any] = {"path": str(out), "uri": out.as_uri(), "bytes": len(page.encode())}
 
@@ -113,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print_json(result)
         else:
-            print(out)
+            print(display_name(out))
         if not args.no_browser:
             webbrowser.open(out.as_uri())
         return 0
@@ -124,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     else:
-        print(f"{out}\nserving {url} (Ctrl-C to stop)")
+        print(f"{display_name(out)}\nserving {url} (Ctrl-C to stop)")
     sys.stdout.flush()
     if not args.no_browser:
         threading.Timer(0.3, webbrowser.open, args=(url,)).start()

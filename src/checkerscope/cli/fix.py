@@ -48,7 +48,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("target", help="zoo:NAME, MODULE:CALLABLE or model.pt")
     p.add_argument("--input-shape", metavar="SHAPE", help="example input shape, batch first")
-    p.add_argument("--out", required=True, metavar="FILE", help="where to save the fixed model")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="where to save the fixed model (never over an existing file unless --force)",
+    )
     p.add_argument("--method", choices=("resize", "subpixel"), default="resize")
     p.add_argument(
         "--downsample", action="store_true", help="also replace strided convs (conv + BlurPool)"
@@ -69,7 +74,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--steps", type=int, default=1000, help="distillation steps (default 1000)")
     p.add_argument("--seeds", type=int, default=4, help="random inits to score (default 4)")
-    p.add_argument("--html", metavar="FILE", help="write an HTML report with before/after")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write an HTML report with before/after (never over a file that is not an "
+        "earlier report, unless --force)",
+    )
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
     p.set_defaults(func=run)
 
@@ -87,40 +97,58 @@ def _headline(report: Any, trained: bool = False) -> tuple[str, float | None, in
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from checkerscope._files import display_name
     from checkerscope.auditing import audit, fix
-    from checkerscope.cli._common import print_json, write_atomic
-    from checkerscope.cli.audit import load_target
+    from checkerscope.cli._common import (
+        OutputPath,
+        check_outputs,
+        is_checkerscope_html,
+        print_json,
+        write_atomic,
+    )
+    from checkerscope.cli._usercode import user_code
+    from checkerscope.cli.audit import load_target, target_files
 
     if args.target.endswith(".onnx"):
         raise CheckerscopeError("fix needs a torch model; ONNX files can only be audited")
-    if args.seeds < 1:
-        raise CheckerscopeError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.seeds < 1 or args.seeds > 1000:
+        raise CheckerscopeError(f"--seeds must be between 1 and 1000, got {args.seeds}")
     if args.weights == "fresh" and args.calibration:
         raise CheckerscopeError("--calibration needs --weights project")
-    if args.steps < 0:
-        raise CheckerscopeError(f"--steps must be at least 0, got {args.steps}")
+    if not 0 <= args.steps <= 10**7:
+        raise CheckerscopeError(f"--steps must be between 0 and 10**7, got {args.steps}")
+    data_inputs = [d for d in (args.calibration, args.distill) if d not in (None, "noise")]
+    check_outputs(
+        [
+            OutputPath("--out", args.out, "model"),
+            OutputPath("--html", args.html, "report", is_checkerscope_html),
+        ],
+        inputs=[*target_files(args.target), *data_inputs],
+        force=args.force,
+    )
     model, example, name = load_target(args.target, args.input_shape)
     calibration = _data(args.calibration, example, "--calibration", crops=True)
     distill_data = _data(args.distill, example, "--distill", crops=False)
-    before = audit(model, example, seeds=args.seeds, name=name)
-    fixed = fix(
-        model,
-        method=args.method,
-        example_input=example,
-        downsample=args.downsample,
-        weights=args.weights,
-        calibration=calibration,
-    )
-    distilled = None
-    if distill_data is not None:
-        distilled = _distill(fixed, model, distill_data, example, args.steps, args.json)
-    after = audit(fixed, example, seeds=args.seeds, name=f"{name} (fixed)")
+    with user_code(f"running {name} (the audit's forward passes)", capture=False):
+        before = audit(model, example, seeds=args.seeds, name=name)
+        fixed = fix(
+            model,
+            method=args.method,
+            example_input=example,
+            downsample=args.downsample,
+            weights=args.weights,
+            calibration=calibration,
+        )
+        distilled = None
+        if distill_data is not None:
+            distilled = _distill(fixed, model, distill_data, example, args.steps, args.json)
+        after = audit(fixed, example, seeds=args.seeds, name=f"{name} (fixed)")
     buffer = io.BytesIO()
     torch.save(fixed, buffer)
     write_atomic(args.out, buffer.getvalue())
     if args.html:
         before.to_html(args.html, fixed=after)
-        print(f"wrote {args.html}", file=sys.stderr)
+        print(f"wrote {display_name(args.html)}", file=sys.stderr)
     label, db_before, period = _headline(before, trained=args.weights == "project")
     probe_after = {
         "init score": after.init_score,
@@ -157,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"verdict: {before.verdict} -> {after.verdict}")
         if distilled is not None:
             print(distilled)
-        print(f"saved {args.out}")
+        print(f"saved {display_name(args.out)}")
     unfaithful = distilled is not None and not distilled.faithful
     return 1 if after.has_artifacts or unfaithful else 0
 

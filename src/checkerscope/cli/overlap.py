@@ -15,9 +15,23 @@ from typing import Any
 import numpy as np
 
 from checkerscope._extras import pyplot
-from checkerscope.cli._common import print_json, write_atomic
+from checkerscope.cli._common import (
+    OutputPath,
+    check_outputs,
+    is_checkerscope_png,
+    print_json,
+    write_atomic,
+)
 from checkerscope.errors import CheckerscopeError
-from checkerscope.theory import Conv, Deconv, LayerSpec, OverlapPattern, overlap, parse_stack
+from checkerscope.theory import (
+    Conv,
+    Deconv,
+    Direction,
+    LayerSpec,
+    OverlapPattern,
+    overlap,
+    parse_stack,
+)
 
 # The largest pattern shown in the terminal, per axis, and annotated in the PNG.
 SHOW_LIMIT = 16
@@ -84,7 +98,12 @@ def register(subparsers: Any) -> None:
         help="coverage of the gradient with respect to the input instead of the output",
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
-    parser.add_argument("--png", metavar="FILE", help="write a heat map of the pattern")
+    parser.add_argument(
+        "--png",
+        metavar="FILE",
+        help="write a heat map of the pattern (never over a file checkerscope did not write, "
+        "unless --force)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -123,7 +142,10 @@ def stack_from_args(args: argparse.Namespace) -> tuple[LayerSpec, ...]:
 
 def run(args: argparse.Namespace) -> int:
     layers = stack_from_args(args)
-    direction = "backward" if args.backward else "forward"
+    check_outputs(
+        [OutputPath("--png", args.png, "heat map", is_checkerscope_png)], force=args.force
+    )
+    direction: Direction = "backward" if args.backward else "forward"
     result = overlap(layers, dims=args.dims, direction=direction)
     if args.png:
         write_atomic(args.png, render_png(result))
@@ -251,6 +273,7 @@ def render_png(result: OverlapPattern) -> bytes:
         f"{result.describe()}  ({result.dims}-D {what})\n{_summary_line(result)}", fontsize=9
     )
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    # the Software tag tells a later run that it may replace this file (see --force)
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": "checkerscope overlap"})
     plt.close(figure)
     return buffer.getvalue()

@@ -1,17 +1,28 @@
-"""``checkerscope reproduce``: measure the article's claims, write claims.json and report.html."""
+"""``checkerscope reproduce``: measure the article's claims, write claims.json and report.html.
+
+A run folder accumulates: ``reproduce --quick --only C5,C11`` after a full run replaces C5
+and C11 (each when it finishes) and keeps the eleven others. Every requirement (the extras
+the chosen claims need, the loss network, the output folder) is checked before anything
+is trained.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from checkerscope._files import display_name
+from checkerscope._progress import Progress, format_duration
+from checkerscope.cli._common import is_checkerscope_html, quoted
 from checkerscope.errors import CheckerscopeError
 
 EXIT_OK, EXIT_CHECK_FAILED = 0, 1
+#: A claim raised or could not run (its entry in claims.json says why).
+EXIT_CLAIM_FAILED = 1
+MAX_SEED = 2**63 - 1
 
 
 def register(subparsers: Any) -> None:
@@ -21,8 +32,12 @@ def register(subparsers: Any) -> None:
         description=(
             "Run the experiments that measure each claim of 'Deconvolution and Checkerboard "
             "Artifacts' and judge it with a rule fixed in advance. Writes DIR/claims.json "
-            "(rewritten after every claim), DIR/figures/*.png and DIR/report.html."
+            "(rewritten after every claim), DIR/figures/*.png and DIR/report.html. Claims "
+            "already in DIR and not run again are kept; a claim run again replaces its own "
+            "entry when it finishes."
         ),
+        epilog="exit status: 0 every claim ran, 1 a claim failed (or --check failed), "
+        "2 bad input; 130 interrupted (finished claims are kept)",
     )
     p.add_argument("--quick", action="store_true", help="small budgets (all 13 in minutes)")
     p.add_argument(
@@ -60,76 +75,104 @@ def _check_device(device: str) -> str:
     raise CheckerscopeError(f"--device must be cpu or cuda, got {device!r}")
 
 
-class RichReporter:
-    """One progress bar per experiment, drawn on stderr."""
+def check_out_dir(out_dir: Path, *, force: bool) -> bool:
+    """Refuse a run folder a run must not write into; ``True`` to start it afresh.
 
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+    The folder may be new, empty, or an earlier run's (its ``claims.json`` is kept and
+    added to). Without ``force``, a folder whose ``claims.json`` is not one checkerscope
+    wrote, or that holds a ``report.html`` or figures but no ``claims.json``, is refused.
+    """
+    from checkerscope.cli._common import check_writable
+    from checkerscope.experiments.report import read_claims_json
 
-        self._progress = Progress(
-            TextColumn("{task.fields[claim]:>4}"),
-            BarColumn(bar_width=24),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=Console(stderr=True),
-            transient=False,
+    name = quoted(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CheckerscopeError(f"--out {name} exists and is not a folder")
+    check_writable(out_dir / "claims.json", "--out")
+    if not out_dir.is_dir():
+        return False
+    try:
+        earlier = read_claims_json(out_dir / "claims.json")
+    except CheckerscopeError as exc:
+        if force:
+            return True
+        raise CheckerscopeError(f"--out {name}: {exc}; pass --force to replace it") from None
+    if earlier is not None or force:
+        return False
+    report = out_dir / "report.html"
+    figures = out_dir / "figures"
+    if report.exists() and not is_checkerscope_html(report):
+        raise CheckerscopeError(
+            f"--out {name} holds a report.html checkerscope did not write; pass --force to "
+            "replace it, or choose another folder"
         )
-        self._tasks: dict[str, Any] = {}
+    if figures.is_dir() and any(figures.iterdir()):
+        raise CheckerscopeError(
+            f"--out {name} holds figures but no claims.json; pass --force to write into it "
+            "anyway, or choose another folder"
+        )
+    return False
+
+
+class ProgressReporter:
+    """Progress of a run on stderr: a bar per claim on a terminal, periodic lines in a log,
+    and one line per finished claim either way."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._claims: list[str] = []
+        self._current: Progress | None = None
 
     def begin(self, claim_ids: Sequence[str]) -> None:
-        self._progress.start()
-        for claim_id in claim_ids:
-            self._tasks[claim_id] = self._progress.add_task(
-                "waiting", total=1.0, claim=claim_id, start=False
-            )
+        self._claims = list(claim_ids)
 
     def start(self, claim_id: str) -> None:
-        self._progress.start_task(self._tasks[claim_id])
-        self._progress.update(self._tasks[claim_id], description="running")
+        self.close()
+        place = f"{self._claims.index(claim_id) + 1}/{len(self._claims)}"
+        self._current = Progress(f"{claim_id} ({place})", total=1.0, stream=self._stream)
 
     def update(self, claim_id: str, fraction: float, message: str) -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        self._progress.update(self._tasks[claim_id], completed=fraction, description=message)
+        if self._current is not None:
+            self._current.report(min(max(fraction, 0.0), 1.0), message)
 
     def finish(self, claim_id: str, entry: Mapping[str, Any]) -> None:
-        self._progress.update(
-            self._tasks[claim_id], completed=1.0, description=f"[bold]{entry['verdict']}[/]"
-        )
-        self._progress.stop_task(self._tasks[claim_id])
+        if self._current is not None:
+            self._current.update(1.0)
+        self.close()
+        runtime = format_duration(float(entry.get("runtime_s", 0.0)))
+        line = f"{claim_id:>4}  {entry['verdict']:<9} {runtime:>10}  {entry.get('title', '')}"
+        print(line, file=self._stream, flush=True)
 
     def close(self) -> None:
-        self._progress.stop()
+        if self._current is not None:
+            self._current.close()
+            self._current = None
 
 
 def _print_table(document: Mapping[str, Any], *, to_stderr: bool) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from checkerscope.experiments.report import headline
 
     colours = {"agrees": "green", "partly": "yellow", "disagrees": "red"}
-    mode = "quick" if document.get("quick") else "full"
+    claims = list(document.get("claims", []))
+    quick = {c["id"] for c in claims if c.get("quick", document.get("quick"))}
+    mode = "quick" if len(quick) == len(claims) else "full" if not quick else "mixed"
     table = Table(
         title=f"checkerscope reproduce ({mode}, seed {document.get('seed')}, "
         f"{document.get('device')}): {document.get('total_runtime_s', 0):.1f} s"
     )
     for column in ("claim", "title", "verdict", "key number", "time"):
         table.add_column(column, justify="right" if column == "time" else "left")
-    for entry in document.get("claims", []):
+    for entry in claims:
         colour = colours.get(entry["verdict"], "magenta")
         table.add_row(
-            entry["id"],
-            entry.get("title", ""),
-            f"[{colour}]{entry['verdict']}[/]",
-            headline(entry),
+            entry["id"] + ("" if mode != "mixed" or entry["id"] not in quick else " (quick)"),
+            Text(str(entry.get("title", ""))),
+            Text(str(entry["verdict"]), style=colour),
+            Text(headline(entry)),
             f"{entry.get('runtime_s', 0):.1f} s",
         )
     Console(file=sys.stderr if to_stderr else sys.stdout, width=140).print(table)
@@ -137,26 +180,24 @@ def _print_table(document: Mapping[str, Any], *, to_stderr: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from checkerscope.experiments import CLAIM_IDS, parse_claim_ids
-    from checkerscope.experiments.runner import run_claims
+    from checkerscope.experiments.runner import check_requirements, run_claims
 
     claim_ids = parse_claim_ids(args.only) if args.only is not None else list(CLAIM_IDS)
     device = _check_device(args.device)
+    if not 0 <= args.seed <= MAX_SEED:
+        raise CheckerscopeError(f"--seed must be between 0 and 2**63 - 1, got {args.seed}")
     out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise CheckerscopeError(f"--out {args.out!r} exists and is not a folder")
-    if args.seed < 0:
-        raise CheckerscopeError(f"--seed must be >= 0, got {args.seed}")
+    fresh = check_out_dir(out_dir, force=args.force)
+    check_requirements(claim_ids)
 
     if args.loss_net is not None:
+        from checkerscope.cli._usercode import user_code
         from checkerscope.experiments import c08_style_transfer
 
-        c08_style_transfer.set_loss_net(args.loss_net)
+        with user_code(f"loading --loss-net {quoted(args.loss_net)}", argv0=args.loss_net):
+            c08_style_transfer.set_loss_net(args.loss_net)
 
-    import torch
-
-    # More threads than cores only slows the small convolutions down.
-    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
-    reporter = RichReporter()
+    reporter = ProgressReporter()
     try:
         record = run_claims(
             claim_ids,
@@ -165,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
             device=device,
             out_dir=out_dir,
             reporter=reporter,
+            keep_earlier=not fresh,
         )
     finally:
         reporter.close()
@@ -175,12 +217,20 @@ def run(args: argparse.Namespace) -> int:
         print_json(record.document)
     _print_table(record.document, to_stderr=args.json)
     print(
-        f"wrote {out_dir / 'claims.json'} and {out_dir / 'report.html'}",
+        f"wrote {display_name(out_dir / 'claims.json')} and "
+        f"{display_name(out_dir / 'report.html')}",
         file=sys.stderr,
     )
+    failed = record.failed()
+    for entry in failed:
+        summary = (str(entry.get("summary", "")).splitlines() or [""])[0]
+        print(
+            f"checkerscope reproduce: {entry['id']} {entry['verdict']}: {summary}", file=sys.stderr
+        )
     if args.check:
         failures = record.check_failures()
         for line in failures:
             print(f"check failed: {line}", file=sys.stderr)
-        return EXIT_CHECK_FAILED if failures else EXIT_OK
-    return EXIT_OK
+        if failures:
+            return EXIT_CHECK_FAILED
+    return EXIT_CLAIM_FAILED if failed else EXIT_OK

@@ -2,7 +2,7 @@
 
 The JSON document::
 
-    {"version", "created", "quick", "seed", "device", "torch", "numpy", "python",
+    {"version", "created", "quick", "seed", "device", "threads", "torch", "numpy", "python",
      "checkerscope", "total_runtime_s", "complete",
      "claims": [{"id", "title", "article", "method", "rule", "verdict", "summary",
                  "numbers", "figures", "runtime_s", "seed", ...}, ...]}
@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from checkerscope._files import write_atomic
+from checkerscope._files import display_name, write_atomic
+from checkerscope.errors import CheckerscopeError
 from checkerscope.experiments.base import Claim, ClaimResult
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "headline",
     "jsonable",
     "not_run_entry",
+    "read_claims_json",
     "render_report_html",
     "write_claims_json",
     "write_report_html",
@@ -129,6 +131,8 @@ def build_document(*, quick: bool, seed: int, device: str) -> dict[str, Any]:
         "quick": bool(quick),
         "seed": int(seed),
         "device": device,
+        # training results depend on the reduction order, so on the intra-op thread count
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
@@ -209,6 +213,32 @@ def not_run_entry(claim_id: str, reason: str) -> dict[str, Any]:
         verdict="not run", summary=reason, numbers={}, figures=[], runtime_s=0.0, seed=None
     )
     return entry
+
+
+def read_claims_json(path: str | Path) -> dict[str, Any] | None:
+    """The document of an earlier run's ``claims.json``, or ``None`` when there is none.
+
+    Raises:
+        CheckerscopeError: the file exists but is not a claims document (then a run must not
+            replace it without being told to).
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CheckerscopeError(
+            f"'{display_name(path)}' is not a claims.json checkerscope wrote ({type(exc).__name__})"
+        ) from None
+    claims = document.get("claims") if isinstance(document, dict) else None
+    if not isinstance(claims, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("id"), str) and "verdict" in c for c in claims
+    ):
+        raise CheckerscopeError(
+            f"'{display_name(path)}' is not a claims.json checkerscope wrote (no list of claims)"
+        )
+    return document
 
 
 def write_claims_json(document: Mapping[str, Any], path: str | Path) -> Path:
@@ -366,7 +396,9 @@ def _claim_body(entry: Mapping[str, Any], out_dir: Path, shared: Any) -> str:
             f"{_table(rows[_ROWS_SHOWN:], headers, shared)}</details>"
         )
     parts.append(
-        f"<p><small>runtime {entry.get('runtime_s', 0):.1f} s, seed {entry.get('seed')}</small></p>"
+        f"<p><small>runtime {entry.get('runtime_s', 0):.1f} s, seed {entry.get('seed')}"
+        + ("" if "quick" not in entry else f", {'quick' if entry['quick'] else 'full'} mode")
+        + "</small></p>"
     )
     return "\n".join(parts)
 
@@ -387,9 +419,11 @@ def render_report_html(document: Mapping[str, Any], out_dir: str | Path) -> str:
     shared = _report_module()
     claims = list(document.get("claims", []))
     counts = {v: sum(c["verdict"] == v for c in claims) for v in ("agrees", "partly")}
-    mode = "quick" if document.get("quick") else "full"
+    mode = _modes(claims, bool(document.get("quick")))
+    seeds = sorted({str(c.get("seed")) for c in claims if c.get("seed") is not None})
+    seed = ", ".join(seeds) if seeds else str(document.get("seed"))
     subtitle = (
-        f"{mode} mode, seed {document.get('seed')}, device {document.get('device')}; "
+        f"{mode}, seed {seed}, device {document.get('device')}; "
         f"torch {document.get('torch')}, numpy {document.get('numpy')}, "
         f"python {document.get('python')}; {document.get('total_runtime_s', 0):.0f} s; "
         f"{counts['agrees']} of {len(claims)} claims agree, {counts['partly']} partly"
@@ -432,6 +466,21 @@ def render_report_html(document: Mapping[str, Any], out_dir: str | Path) -> str:
         f'<!doctype html><html><head><meta charset="utf-8"><title>{_esc(title)}</title></head>'
         f"<body><h1>{_esc(title)}</h1><p>{_esc(subtitle)}</p>{''.join(body)}</body></html>"
     )
+
+
+def _modes(claims: list[Mapping[str, Any]], default_quick: bool) -> str:
+    """``"quick mode"``, ``"full mode"`` or, for a folder that holds both, which is which.
+
+    Examples:
+        >>> _modes([{"id": "C1", "quick": False}, {"id": "C5", "quick": True}], False)
+        'full mode (quick mode: C5)'
+    """
+    quick = [c["id"] for c in claims if c.get("quick", default_quick)]
+    if not quick:
+        return "full mode"
+    if len(quick) == len(claims):
+        return "quick mode"
+    return f"full mode (quick mode: {', '.join(quick)})"
 
 
 def write_report_html(document: Mapping[str, Any], out_dir: str | Path) -> Path:
