@@ -105,7 +105,7 @@ def test_fix_json_carries_the_distillation(saved, capsys) -> None:
         (["--calibration", "noise"], "--calibration needs --weights project"),
         (["--weights", "project", "--calibration", "nowhere"], "expected a folder of images"),
         (["--distill", "missing.pt"], "expected a folder of images"),
-        (["--steps", "-3"], "--steps must be at least 0"),
+        (["--steps", "-3"], "--steps must be between 0 and 10**7"),
     ],
 )
 def test_bad_data_is_one_line_and_exit_2(saved, capsys, extra, message) -> None:
