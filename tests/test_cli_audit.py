@@ -187,3 +187,140 @@ def test_help_says_that_loading_runs_user_code() -> None:
     )
     assert proc.returncode == 0
     assert "runs its code" in proc.stdout and "torch.hub" in proc.stdout
+
+
+def test_zoo_listing_shows_the_real_architectures(capsys) -> None:
+    code, out, _ = run_cli(capsys, "audit", "--list-zoo")
+    assert code == 0
+    for name in zoo.ARCHITECTURES:
+        assert f"zoo:{name} " in out
+    code, out, _ = run_cli(capsys, "audit", "--list-zoo", "--json")
+    assert set(json.loads(out)) == set(zoo.MODELS) | set(zoo.ARCHITECTURES)
+
+
+def test_report_is_named_after_the_model_class(capsys, user_file: Path) -> None:
+    code, out, _ = run_cli(
+        capsys, "audit", f"{user_file}:make", "--input-shape", "1,8,16,16", "--no-probe"
+    )
+    assert code == 1 and out.startswith("checkerscope audit: Sequential (torch")
+
+
+def test_progress_per_forward_pass_shows_in_a_log(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("CHECKERSCOPE_PROGRESS_SECONDS", "0")
+    code, _, err = run_cli(capsys, "audit", "zoo:dcgan32", "--seeds", "2")
+    assert code == 1
+    assert "forward pass 1 of 5" in err and "forward pass 5 of 5" in err
+    assert err.rstrip().endswith("done in " + err.rstrip().rsplit("done in ", 1)[1])
+
+
+VOCODER = textwrap.dedent(
+    """
+    import torch
+    from torch import nn
+    from torch.nn.utils import parametrizations
+
+    class TinyVocoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pre = parametrizations.weight_norm(nn.Conv1d(8, 8, 7, padding=3))
+            self.up = parametrizations.weight_norm(nn.ConvTranspose1d(8, 4, 16, 8, 4))
+            self.post = nn.Conv1d(4, 1, 7, padding=3)
+
+        def forward(self, x):
+            x = nn.functional.leaky_relu(self.up(self.pre(x)), 0.1)
+            return torch.tanh(self.post(x))
+
+    def make():
+        print("built a TinyVocoder")  # model code that prints must not reach --json
+        return TinyVocoder()
+    """
+)
+
+
+def _console_script() -> Path:
+    script = Path(sys.executable).with_name("checkerscope")
+    if not script.is_file():
+        pytest.skip("the checkerscope console script is not installed beside this Python")
+    return script
+
+
+def test_a_fix_saved_from_a_file_audits_again_from_its_folder_and_beside_it(
+    tmp_path: Path,
+) -> None:
+    """The console script does not put the current folder on sys.path, as `python -c`
+    would: the saved model's classes must still be found, from the model's folder and from
+    anywhere else when the file sits beside the .pt. Weight norm (parametrized, which
+    torch.save refuses) is folded into the saved weights."""
+    script = _console_script()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "vocoder.py").write_text(VOCODER)
+    fixed = project / "fixed.pt"
+    proc = subprocess.run(
+        [script, "fix", "vocoder.py:make", "--input-shape", "1,8,32", "--out", "fixed.pt"]
+        + ["--seeds", "1", "--json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["before"]["model"] == "TinyVocoder" and "built a TinyVocoder" in proc.stderr
+    assert any("folded into plain weights" in line for line in data["replacements"])
+    assert data["before"]["has_artifacts"] and not data["after"]["has_artifacts"]
+    for folder in (project, tmp_path):
+        proc = subprocess.run(
+            [script, "audit", str(fixed), "--input-shape", "1,8,32", "--seeds", "1"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("checkerscope audit: TinyVocoder (torch, generator, 1-D)")
+        assert "ResizeConv1d" in proc.stdout and "CLEAN" in proc.stdout
+
+
+def test_fix_downsample_options(capsys, tmp_path: Path) -> None:
+    code, _, err = run_cli(
+        capsys, "fix", "zoo:patchgan70", "--blur-first", "--out", str(tmp_path / "a.pt")
+    )
+    assert code == 2 and "need --downsample" in err
+    out_file = tmp_path / "disc.pt"
+    code, out, _ = run_cli(
+        capsys,
+        "fix",
+        "zoo:disc_k3_first_stride2",
+        "--downsample",
+        "--blur-first",
+        "--min-channels",
+        "4",
+        "--out",
+        str(out_file),
+        "--seeds",
+        "1",
+        "--json",
+    )
+    data = json.loads(out)
+    fixed = torch.load(out_file, weights_only=False)
+    convs = [m for m in fixed.modules() if isinstance(m, torch.nn.Conv2d) and m.stride != (1, 1)]
+    # blur first keeps the strided convs' strides; the RGB stem (3 < 4 channels) is left
+    assert convs and convs[0].in_channels == 3
+    assert data["replacements"][0] == "0: Conv2d left: 3 input channels < min_channels=4"
+    assert data["replacements"][1:] == [
+        f"{index}: Conv2d(k3 s2) -> BlurPool2d(s1) + Conv2d(s2)" for index in (2, 5, 8)
+    ]
+    # the stem left as it is keeps its uneven backward overlap: still artifacts
+    assert code == 1 and data["after"]["has_artifacts"]
+
+
+def test_onnx_audit_probes_the_given_weights(capsys, tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    model = torch.nn.Sequential(torch.nn.ConvTranspose2d(8, 3, 3, 2, 1, output_padding=1))
+    path = tmp_path / "deconv.onnx"
+    torch.onnx.export(model, (torch.randn(1, 8, 16, 16),), str(path), dynamo=False)
+    code, out, _ = run_cli(capsys, "audit", str(path), "--seeds", "2", "--json")
+    data = json.loads(out)
+    assert code == 1 and data["source"] == "onnx" and data["given_score"]["samples"] >= 2
+    code, out, _ = run_cli(capsys, "audit", str(path), "--no-probe", "--json")
+    assert json.loads(out)["given_score"] is None

@@ -173,6 +173,8 @@ class Progress:
                 elapsed = format_duration(time.monotonic() - self._started)
                 if self.total is not None and self.completed < self.total:
                     self._write(f"{self.description}: stopped at {self._amount()} after {elapsed}")
+                elif self.total is None and not self.unit:
+                    self._write(f"{self.description}: done in {elapsed}")
                 else:
                     self._write(f"{self.description}: done, {self._amount()} in {elapsed}")
 
@@ -228,7 +230,8 @@ class Progress:
 
     def _line(self, now: float) -> str:
         elapsed = now - self._started
-        parts = [self._amount()]
+        # work of unknown size with no unit (a stage message says where it is): time only
+        parts = [self._amount()] if self.total is not None or self.unit else []
         if self.total and self.unit:
             parts[0] += f" ({100 * self.completed / self.total:.0f}%)"
         parts.append(format_duration(elapsed))

@@ -138,6 +138,8 @@ class _AxisOp:
 
     def taps(self, in_length: int, out_length: int, circular: bool) -> _Taps:
         """Taps on a finite line (zero padding) or on a circle (wrap-around)."""
+        out_index: np.ndarray
+        in_index: np.ndarray
         if self.kind == "window":
             out_index, tap = np.meshgrid(
                 np.arange(out_length), np.arange(self.kernel), indexing="ij"
@@ -555,7 +557,7 @@ class _Pool(LayerSpec):
         return False
 
     def describe(self) -> str:
-        return f"{self.name} k{_format(self.kernel)} s{_format(self.stride)}" + _optional(
+        return f"{self.name} k{_format(self.kernel)} s{_format(self.downsampling)}" + _optional(
             ("p", self.padding, 0)
         )
 
@@ -862,10 +864,12 @@ def _check_dims(dims: Any) -> int:
     return int(dims)
 
 
-def _check_direction(direction: Any) -> str:
-    if direction not in _DIRECTIONS:
-        raise CheckerscopeError(f"direction must be 'forward' or 'backward', got {direction!r}")
-    return str(direction)
+def _check_direction(direction: Any) -> Direction:
+    if direction == "forward":
+        return "forward"
+    if direction == "backward":
+        return "backward"
+    raise CheckerscopeError(f"direction must be 'forward' or 'backward', got {direction!r}")
 
 
 def _axis_stacks(layers: Sequence[LayerSpec], dims: int) -> list[list[_AxisOp]]:
@@ -1213,7 +1217,7 @@ class OverlapPattern:
 
     layers: tuple[LayerSpec, ...]
     dims: int
-    direction: str
+    direction: Direction
     period: tuple[int, ...]
     structural_period: tuple[int, ...]
     axes: tuple[np.ndarray, ...]
@@ -1451,6 +1455,7 @@ def _parse_layer(text: str) -> LayerSpec:
             if word == "up":
                 kwargs["transposed"] = True
             else:
+                assert taps is not None  # matched above unless the word is "up"
                 axes = [[float(v) for v in axis.split("/")] for axis in taps.group(1).split("x")]
                 kwargs["taps"] = axes[0] if len(axes) == 1 else axes
             continue

@@ -200,7 +200,8 @@ def _fold_weight(name: str, graph: Any, constants: dict[str, np.ndarray]) -> np.
             nodes, "weight", [], [onnx.helper.make_empty_tensor_value_info(name)], initializers
         )
         model = onnx.helper.make_model(sub, opset_imports=_OPSETS.get("value", []))
-        return np.asarray(ReferenceEvaluator(model).run(None, {})[0])
+        outputs: Any = ReferenceEvaluator(model).run(None, {})
+        return np.asarray(outputs[0])
     except Exception:  # folding is a refinement; without it the layer is judged by shape
         return None
 
@@ -321,7 +322,7 @@ def phases_tied(weight: np.ndarray, stride: tuple[int, ...], dilation: tuple[int
     dims = len(stride)
     sums = []
     for phase in np.ndindex(*stride):
-        index = [slice(None), slice(None)]
+        index: list[Any] = [slice(None), slice(None)]
         for axis in range(dims):
             taps = np.arange(weight.shape[2 + axis])
             index.append(np.flatnonzero((taps * dilation[axis]) % stride[axis] == phase[axis]))

@@ -113,7 +113,7 @@ def replacement_geometry(
     return new_kernel, near, delta - near
 
 
-def _describe_deconv(m: nn.Module) -> str:
+def _describe_deconv(m: Any) -> str:
     parts = [f"k{_short(m.kernel_size)}", f"s{_short(m.stride)}"]
     if any(m.padding):
         parts.append(f"p{_short(m.padding)}")
@@ -135,7 +135,7 @@ def _device_and_dtype(module: nn.Module) -> dict[str, Any]:
     return {"device": reference.device, "dtype": reference.dtype}
 
 
-def _replace_deconv(m: nn.Module, method: str) -> tuple[nn.Module | None, str]:
+def _replace_deconv(m: Any, method: str) -> tuple[nn.Module | None, str]:
     from checkerscope import nn as csnn
 
     dims = len(m.kernel_size)
@@ -219,7 +219,7 @@ def _same_wrapper(original: nn.Module, replacement: nn.Module) -> tuple[nn.Modul
 # --------------------------------------------------------------------------- downsampling
 
 
-def _replace_strided(m: nn.Module, blur_first: bool) -> tuple[nn.Module | None, str]:
+def _replace_strided(m: Any, blur_first: bool) -> tuple[nn.Module | None, str]:
     from checkerscope import nn as csnn
 
     dims = len(m.kernel_size)
@@ -233,10 +233,9 @@ def _replace_strided(m: nn.Module, blur_first: bool) -> tuple[nn.Module | None, 
     factory = _device_and_dtype(m)
     if blur_first:
         blur = blur_cls(m.in_channels, stride=1).to(factory["device"])
-        conv = _copy_module(m)
         label = f"{type(blur).__name__}(s1) + {type(m).__name__}(s{m.stride[0]})"
-        return nn.Sequential(blur, conv), label
-    conv = _copy_module(m)
+        return nn.Sequential(blur, _copy_module(m)), label
+    conv: Any = _copy_module(m)
     conv.stride = (1,) * dims
     blur = blur_cls(m.out_channels, stride=m.stride[0]).to(factory["device"])
     return nn.Sequential(conv, blur), f"Conv{dims}d(s1) + {type(blur).__name__}(s{m.stride[0]})"
@@ -406,7 +405,7 @@ def _pairs_in_sequentials(root: nn.Module) -> list[_ShufflePair]:
     return pairs
 
 
-def _pad(conv: nn.Module) -> tuple[int, ...]:
+def _pad(conv: Any) -> tuple[int, ...]:
     if isinstance(conv.padding, str):
         same = conv.padding == "same"
         return tuple((k - 1) // 2 if same else 0 for k in conv.kernel_size)
@@ -419,7 +418,8 @@ def _replace_pair(
     from checkerscope import nn as csnn
     from checkerscope.auditing.projection import ReplacementPair
 
-    conv, r = pair.conv, pair.scale
+    conv: Any = pair.conv
+    r = pair.scale
     cls: Any = csnn.ResizeConv2d if method == "resize" else csnn.SubPixelConv2d
     layer = cls(
         conv.in_channels,
@@ -561,7 +561,7 @@ def fix(
     for position, layer in enumerate(graph.layers if graph is not None else []):
         order.setdefault(id(layer.module), position)
     targets: list[tuple[str, nn.Module]] = []
-    strided_downsamplers: list[tuple[str, nn.Module]] = []
+    strided_downsamplers: list[tuple[str, Any]] = []
     for name, module in fixed.named_modules():
         strided = any(s > 1 for s in _strides(module))
         if strided and isinstance(module, _DECONVS):
@@ -620,7 +620,8 @@ def fix(
         notes.append("nothing to replace: no strided transposed convolution found")
     if weights == "project":
         notes += projection.initialise(fixed, model, created, calibration, example_input)
-    fixed.checkerscope_fix_notes = notes
+    annotated: Any = fixed  # plain attributes for the caller, beside the modules
+    annotated.checkerscope_fix_notes = notes
     if graph is not None and graph.output is not None:
         before_shape = tuple(graph.output.shape)
         with preserved(fixed), torch.no_grad():

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from checkerscope._progress import Progress
 from checkerscope.cli._common import OutputPath, check_outputs, is_checkerscope_html, quoted
 from checkerscope.cli._usercode import one_line, user_code
 from checkerscope.errors import CheckerscopeError
@@ -21,8 +22,10 @@ targets:
   MODULE:CALLABLE      a callable returning a model or a (model, example_input) pair;
                        MODULE is a dotted module importable from the current directory
                        or a path/to/file.py
-  model.onnx           an ONNX file (structural report only; needs the onnx extra)
-  model.pt             a whole module saved with torch.save (e.g. by `checkerscope fix`)
+  model.onnx           an ONNX file (needs the onnx extra; with onnxruntime its weights
+                       are run on random inputs too, so the verdict matches torch's)
+  model.pt             a whole module saved with torch.save (e.g. by `checkerscope fix`);
+                       its classes are imported from the current folder or the file's
 
 Loading MODULE:CALLABLE or a .pt file runs code from it, as torch.hub does: only audit
 models you trust.
@@ -31,7 +34,8 @@ examples:
   checkerscope audit zoo:dcgan64
   checkerscope audit mypkg.models:make_generator --input-shape 1,100,1,1 --html audit.html
   checkerscope audit path/to/net.py:build --input-shape 1,3,256,256 --json
-  checkerscope audit generator.onnx
+  checkerscope audit zoo:hifigan_msd --threads 1
+  checkerscope audit generator.onnx --input-shape 1,100,1,1 --seeds 8
 
 exit status: 0 clean, 1 artifacts found, 2 bad input
 """
@@ -55,7 +59,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--input-shape",
         metavar="SHAPE",
-        help="example input shape, batch first, e.g. 1,100,1,1 (not needed for zoo: and .onnx)",
+        help="example input shape, batch first, e.g. 1,100,1,1 (not needed for zoo:; for "
+        ".onnx only where the file leaves axes dynamic)",
     )
     p.add_argument("--seeds", type=int, default=4, help="random inits to score (default 4)")
     p.add_argument(
@@ -81,11 +86,17 @@ def list_zoo() -> str:
     """The zoo as lines: name, kind, input shape, description."""
     from checkerscope import zoo
 
-    width = max(len(name) for name in zoo.MODELS)
+    entries = {**zoo.MODELS, **zoo.ARCHITECTURES}
+    width = max(len(name) for name in entries)
     lines = []
-    for name, entry in zoo.MODELS.items():
-        shape = ",".join(map(str, entry.input_shape))
-        lines.append(f"zoo:{name:<{width}}  {entry.kind:<16} {shape:<12} {entry.description}")
+    for title, group in (
+        ("reference configurations", zoo.MODELS),
+        ("real architectures, with the audit the overlap theory predicts", zoo.ARCHITECTURES),
+    ):
+        lines.append(f"{title}:")
+        for name, entry in group.items():
+            shape = ",".join(map(str, entry.input_shape))
+            lines.append(f"  zoo:{name:<{width}}  {entry.kind:<16} {shape:<14} {entry.description}")
     return "\n".join(lines)
 
 
@@ -172,6 +183,11 @@ def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
         if not path.is_file():
             raise CheckerscopeError(f"no such model file: {quoted(target)}")
         example = _example_for(input_shape, target)
+        # the classes of a pickled model are imported by name: from where the model was
+        # written (the current folder) or from beside the file
+        for folder in (str(path.resolve().parent), str(Path.cwd())):
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
         with user_code(f"loading {quoted(target)}", argv0=target):
             try:
                 model = torch.load(path, map_location="cpu", weights_only=False)
@@ -184,7 +200,7 @@ def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
                 f"{quoted(target)} holds a {type(model).__name__}, not a whole nn.Module "
                 "(save the module itself with torch.save(model, path))"
             )
-        return model, example, path.name
+        return model, example, type(model).__name__
     module_part, sep, attr = target.rpartition(":")
     if not sep or not module_part or not attr:
         raise CheckerscopeError(
@@ -208,7 +224,7 @@ def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
         )
     if input_shape is not None or example is None:
         example = _example_for(input_shape, target)
-    return made, example, attr
+    return made, example, type(made).__name__
 
 
 # --------------------------------------------------------------------------- run
@@ -229,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
                         "input_shape": list(e.input_shape),
                         "description": e.description,
                     }
-                    for name, e in zoo.MODELS.items()
+                    for name, e in {**zoo.MODELS, **zoo.ARCHITECTURES}.items()
                 }
             )
         else:
@@ -246,14 +262,33 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.target.endswith(".onnx"):
         from checkerscope.auditing import audit_onnx
+        from checkerscope.cli._common import parse_shape
 
-        report = audit_onnx(args.target)
+        shape = parse_shape(args.input_shape) if args.input_shape else None
+        if not Path(args.target).is_file():
+            raise CheckerscopeError(f"no such ONNX file: {quoted(args.target)}")
+        report = audit_onnx(
+            args.target,
+            probe=False if args.no_probe else None,
+            seeds=args.seeds,
+            input_shape=shape,
+        )
     else:
         from checkerscope.auditing import audit
 
         model, example, name = load_target(args.target, args.input_shape)
-        with user_code(f"running {name} (the audit's forward passes)", capture=False):
-            report = audit(model, example, seeds=args.seeds, probe=not args.no_probe, name=name)
+        with (
+            user_code(f"running {name} (the audit's forward passes)", capture=False),
+            Progress(f"checkerscope audit {name}", unit="") as progress,
+        ):
+            report = audit(
+                model,
+                example,
+                seeds=args.seeds,
+                probe=not args.no_probe,
+                name=name,
+                progress=lambda message: progress.update(message=message),
+            )
     if args.html:
         report.to_html(args.html)
         print(f"wrote {display_name(args.html)}", file=sys.stderr)

@@ -14,6 +14,7 @@ examples:
   checkerscope fix zoo:dcgan64 --out dcgan64_fixed.pt
   checkerscope fix mypkg.models:make_generator --input-shape 1,100,1,1 --out fixed.pt
   checkerscope fix zoo:dcgan64_disc --downsample --out disc_fixed.pt --json
+  checkerscope fix zoo:patchgan70 --downsample --blur-first --min-channels 4 --out d.pt
   checkerscope audit dcgan64_fixed.pt --input-shape 1,100,1,1
   checkerscope fix trained.pt --input-shape 1,3,32,32 --weights project \
       --calibration photos/ --distill photos/ --steps 1000 --out fixed.pt
@@ -59,6 +60,24 @@ def register(subparsers: Any) -> None:
         "--downsample", action="store_true", help="also replace strided convs (conv + BlurPool)"
     )
     p.add_argument(
+        "--blur-first",
+        action="store_true",
+        help="with --downsample: blur before the strided conv instead of running it at "
+        "stride 1 (about 1.1x the conv's cost instead of 4x)",
+    )
+    p.add_argument(
+        "--skip-first",
+        action="store_true",
+        help="with --downsample: leave the first strided layer (the stem) as it is",
+    )
+    p.add_argument(
+        "--min-channels",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --downsample: leave strided convs with fewer than N input channels",
+    )
+    p.add_argument(
         "--weights",
         choices=("fresh", "project"),
         default="fresh",
@@ -98,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from checkerscope._files import display_name
+    from checkerscope._progress import Progress
     from checkerscope.auditing import audit, fix
     from checkerscope.cli._common import (
         OutputPath,
@@ -117,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
         raise CheckerscopeError("--calibration needs --weights project")
     if not 0 <= args.steps <= 10**7:
         raise CheckerscopeError(f"--steps must be between 0 and 10**7, got {args.steps}")
+    if not 0 <= args.min_channels <= 10**6:
+        raise CheckerscopeError(
+            f"--min-channels must be between 0 and 10**6, got {args.min_channels}"
+        )
+    if (args.blur_first or args.skip_first or args.min_channels) and not args.downsample:
+        raise CheckerscopeError("--blur-first, --skip-first and --min-channels need --downsample")
     data_inputs = [d for d in (args.calibration, args.distill) if d not in (None, "noise")]
     check_outputs(
         [
@@ -130,21 +156,39 @@ def run(args: argparse.Namespace) -> int:
     calibration = _data(args.calibration, example, "--calibration", crops=True)
     distill_data = _data(args.distill, example, "--distill", crops=False)
     with user_code(f"running {name} (the audit's forward passes)", capture=False):
-        before = audit(model, example, seeds=args.seeds, name=name)
+        with Progress(f"checkerscope fix {name}: audit before", unit="") as progress:
+            before = audit(
+                model,
+                example,
+                seeds=args.seeds,
+                name=name,
+                progress=lambda message: progress.update(message=message),
+            )
         fixed = fix(
             model,
             method=args.method,
             example_input=example,
             downsample=args.downsample,
+            blur_first=args.blur_first,
+            skip_first=args.skip_first,
+            min_channels=args.min_channels,
             weights=args.weights,
             calibration=calibration,
         )
         distilled = None
         if distill_data is not None:
             distilled = _distill(fixed, model, distill_data, example, args.steps, args.json)
-        after = audit(fixed, example, seeds=args.seeds, name=f"{name} (fixed)")
+        with Progress(f"checkerscope fix {name}: audit after", unit="") as progress:
+            after = audit(
+                fixed,
+                example,
+                seeds=args.seeds,
+                name=f"{name} (fixed)",
+                progress=lambda message: progress.update(message=message),
+            )
+    saved, baked = _saveable(fixed)
     buffer = io.BytesIO()
-    torch.save(fixed, buffer)
+    torch.save(saved, buffer)
     write_atomic(args.out, buffer.getvalue())
     if args.html:
         before.to_html(args.html, fixed=after)
@@ -156,6 +200,12 @@ def run(args: argparse.Namespace) -> int:
     }.get(label, after.grad_score)
     db_after = probe_after.db_by_period.get(period) if probe_after and period else None
     notes = list(getattr(fixed, "checkerscope_fix_notes", []))
+    if baked:
+        notes.append(
+            f"saved with {baked} parametrization(s) (weight or spectral norm) folded into plain "
+            "weights: torch.save cannot pickle parametrized modules; the outputs are the same, "
+            "re-apply the norm to train further"
+        )
     if args.json:
         print_json(
             {
@@ -188,6 +238,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved {display_name(args.out)}")
     unfaithful = distilled is not None and not distilled.faithful
     return 1 if after.has_artifacts or unfaithful else 0
+
+
+def _saveable(model: Any) -> tuple[Any, int]:
+    """``(model, 0)``, or a copy with every parametrization folded into a plain tensor and
+    how many there were: ``torch.save`` refuses whole modules that carry
+    ``torch.nn.utils.parametrize`` parametrizations (the current weight norm API)."""
+    from torch.nn.utils import parametrize
+
+    from checkerscope.auditing.wrappers import copy_model
+
+    if not any(parametrize.is_parametrized(m) for m in model.modules()):
+        return model, 0
+    baked = copy_model(model)
+    count = 0
+    module: Any
+    for module in baked.modules():
+        if parametrize.is_parametrized(module):
+            for tensor_name in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(module, tensor_name, leave_parametrized=True)
+                count += 1
+            # weight_norm's hook that upgrades old checkpoints to the parametrized layout is
+            # a local function (unpicklable) and has nothing left to upgrade
+            hooks = module._load_state_dict_pre_hooks
+            for key, hook in list(hooks.items()):
+                function = getattr(hook, "hook", hook)
+                if "norm.<locals>" in getattr(function, "__qualname__", ""):
+                    del hooks[key]
+    return baked, count
 
 
 def _data(text: str | None, example: Any, flag: str, crops: bool) -> Any:
