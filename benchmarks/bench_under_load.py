@@ -134,7 +134,7 @@ def bench_reproduce(args: argparse.Namespace, env: dict[str, str]) -> None:
             print(f"  {' '.join(command[1:])}: {times[phase][-1]:.1f} s", flush=True)
             shutil.rmtree(out, ignore_errors=True)
     quiet, loaded = statistics.median(times["quiet"]), statistics.median(times["loaded"])
-    what = f"--only {args.only}" if args.only else "all 13 claims"
+    what = f"--only {args.only}" if args.only else "all claims"
     print(
         f"\nreproduce --quick ({what}): quiet {quiet:.1f} s, loaded {loaded:.1f} s, "
         f"loaded / quiet {loaded / quiet:.2f}x"
@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("what", choices=("score", "reproduce"))
     parser.add_argument("--files", type=int, default=2000, help="PNGs for score (2000)")
     parser.add_argument("--rounds", type=int, help="rounds (default: score 3, reproduce 1)")
-    parser.add_argument("--only", help="claims for reproduce (default all 13)")
+    parser.add_argument("--only", help="claims for reproduce (default all)")
     parser.add_argument(
         "--default-threads", action="store_true", help="run the commands without OMP_NUM_THREADS"
     )

@@ -283,3 +283,31 @@ def test_forty_residual_blocks_stay_bounded() -> None:
     assert all(p.unevenness >= 1.0 and math.isfinite(p.unevenness) for p in report.paths)
     worst = report.paths[0]
     assert worst.specs == (Deconv(3, 2, 1),)  # around every block: the least smoothed
+
+
+class _ResidualThenUp(nn.Module):
+    """Two residual blocks (two paths each) before one k3 s2 deconvolution, or after it."""
+
+    def __init__(self, up_first: bool = False) -> None:
+        super().__init__()
+        self.up_first = up_first
+        self.blocks = nn.ModuleList(nn.Conv2d(2, 2, 3, 1, 1) for _ in range(2))
+        self.up = nn.ConvTranspose2d(2, 2, 3, 2, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.up_first:
+            x = self.up(x)
+        for block in self.blocks:
+            x = x + block(x)
+        return x if self.up_first else self.up(x)
+
+
+def test_paths_that_differ_only_before_the_first_upsampler_are_listed_once() -> None:
+    report = cs.audit(_ResidualThenUp(), torch.randn(1, 2, 8, 8), probe=False)
+    (path,) = report.paths  # 3 distinct spec sequences (0, 1 or 2 convs), one steady state
+    assert path.layers[-1] == "up" and max(path.period) == 2 and path.unevenness == 4.0
+    assert any(note.startswith("2 more paths differ") for note in report.notes)
+    # after the upsampler the branches do shape the pattern: kept apart
+    report = cs.audit(_ResidualThenUp(up_first=True), torch.randn(1, 2, 8, 8), probe=False)
+    assert sorted(len(p.specs) for p in report.paths) == [1, 2, 3]
+    assert not any("more paths differ" in note for note in report.notes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import venv
 import zipfile
 from pathlib import Path
@@ -112,3 +113,19 @@ def test_what_needs_an_extra_names_it_in_one_line(base_install: Path, tmp_path: 
         [python, "-c", "import checkerscope; checkerscope.CheckerboardMetric"], cwd=tmp_path
     )
     assert metric.returncode != 0 and "checkerscope[metrics]" in metric.stderr
+
+
+def test_reproduce_on_a_base_install_refuses_within_seconds(
+    base_install: Path, tmp_path: Path
+) -> None:
+    """Every claim draws figures (matplotlib, the data extra): a base install must say so
+    before training anything, and leave no run folder behind."""
+    started = time.perf_counter()
+    proc = _run(
+        [str(base_install / "checkerscope"), "reproduce", "--quick", "--out", "run"], cwd=tmp_path
+    )
+    elapsed = time.perf_counter() - started
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "checkerscope[data]" in proc.stderr
+    assert elapsed < 30, f"took {elapsed:.1f} s"
+    assert not (tmp_path / "run" / "claims.json").exists()

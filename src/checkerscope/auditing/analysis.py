@@ -607,6 +607,13 @@ def build_findings(
             model_periods[node.index] = [max(a, b) for a, b in zip(best, mapped, strict=True)]
         paths.append(_path_finding(path, nodes, dims, direction, judged))
     paths.sort(key=_severity)
+    paths, alike = _merge_alike(paths)
+    if alike:
+        notes.append(
+            f"{alike} more paths differ from a listed one only in layers that cannot shape "
+            "the pattern (stride-1 layers before the first upsampler, or after the last "
+            "downsampler for gradients): listed once"
+        )
     filtered = _evened_by_filters(found.paths, by_index, judged, dims)
     findings: list[LayerFinding] = []
     for layer in layers:
@@ -640,6 +647,43 @@ def build_findings(
             )
         )
     return findings, paths, notes
+
+
+def _steady_specs(path: PathFinding) -> tuple[LayerSpec, ...]:
+    """The specs that decide a path's steady-state pattern: from the first upsampler on
+    (forward: before it the map is uniform), or up to the last downsampler (backward)."""
+
+    def scales(spec: LayerSpec, attribute: str) -> bool:
+        value = getattr(spec, attribute)
+        return any(v > 1 for v in (value if isinstance(value, tuple) else (value,)))
+
+    specs = path.specs
+    if path.direction == "forward":
+        first = next((i for i, spec in enumerate(specs) if scales(spec, "upsampling")), 0)
+        return specs[first:]
+    last = max((i for i, spec in enumerate(specs) if scales(spec, "downsampling")), default=-1)
+    return specs[: last + 1] if last >= 0 else specs
+
+
+def _merge_alike(paths: list[PathFinding]) -> tuple[list[PathFinding], int]:
+    """Paths (worst first) without those that repeat an earlier one's source, output,
+    verdict, pattern and steady-state specs; and how many were dropped."""
+    kept: list[PathFinding] = []
+    seen: set[tuple[Any, ...]] = set()
+    for path in paths:
+        key = (
+            path.source,
+            path.output,
+            path.verdict,
+            path.period,
+            round(path.unevenness, 9) if math.isfinite(path.unevenness) else path.unevenness,
+            _steady_specs(path),
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(path)
+    return kept, len(paths) - len(kept)
 
 
 def _evened_by_filters(
