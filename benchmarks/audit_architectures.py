@@ -48,6 +48,7 @@ def main() -> None:
     print("|---|---|---|---|---|---:|---:|---:|")
     slowest = 0.0
     for name, entry in zoo.ARCHITECTURES.items():
+        torch.manual_seed(0)  # gradient probes and layers without reset_parameters use these
         model, example = entry.build(), entry.example_input()
         started = time.perf_counter()
         report = cs.audit(model, example, seeds=args.seeds)
@@ -59,7 +60,7 @@ def main() -> None:
             leading = "even"
         else:
             arrow = "output" if lead.direction == "forward" else "input"
-            leading = f"{arrow} period {max(lead.period)}, {lead.unevenness:.3g}:1"
+            leading = f"{arrow} period {max(lead.period)}, {lead.unevenness:.4g}:1"
         label = "-" if score is None else ("init" if score is report.init_score else "gradient")
         before = "-" if score is None else f"{score.median_db:+.1f} dB (p{score.period})"
         after = "-"

@@ -48,7 +48,8 @@ def _params(layer: LayerFinding) -> str:
         if key == "padding_mode":
             continue
         if key == "tied_phases":
-            parts.append("tied" if value else "")
+            if value:
+                parts.append("tied")
             continue
         if key in ("padding", "output_padding") and not any(value):
             continue
