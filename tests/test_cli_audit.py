@@ -286,19 +286,9 @@ def test_fix_downsample_options(capsys, tmp_path: Path) -> None:
     )
     assert code == 2 and "need --downsample" in err
     out_file = tmp_path / "disc.pt"
+    options = ["--downsample", "--blur-first", "--min-channels", "4", "--seeds", "1", "--json"]
     code, out, _ = run_cli(
-        capsys,
-        "fix",
-        "zoo:disc_k3_first_stride2",
-        "--downsample",
-        "--blur-first",
-        "--min-channels",
-        "4",
-        "--out",
-        str(out_file),
-        "--seeds",
-        "1",
-        "--json",
+        capsys, "fix", "zoo:disc_k3_first_stride2", *options, "--out", str(out_file)
     )
     data = json.loads(out)
     fixed = torch.load(out_file, weights_only=False)

@@ -230,6 +230,23 @@ def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
 # --------------------------------------------------------------------------- run
 
 
+def audit_with_progress(
+    what: str, model: Any, example: Any, seeds: int, name: str, probe: bool = True
+) -> Any:
+    """``cs.audit`` that shows which forward pass it is on (a bar, or lines in a log)."""
+    from checkerscope.auditing import audit
+
+    with Progress(what, unit="") as progress:
+        return audit(
+            model,
+            example,
+            seeds=seeds,
+            probe=probe,
+            name=name,
+            progress=lambda message: progress.update(message=message),
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from checkerscope._files import display_name
     from checkerscope.cli._common import print_json
@@ -274,20 +291,10 @@ def run(args: argparse.Namespace) -> int:
             input_shape=shape,
         )
     else:
-        from checkerscope.auditing import audit
-
         model, example, name = load_target(args.target, args.input_shape)
-        with (
-            user_code(f"running {name} (the audit's forward passes)", capture=False),
-            Progress(f"checkerscope audit {name}", unit="") as progress,
-        ):
-            report = audit(
-                model,
-                example,
-                seeds=args.seeds,
-                probe=not args.no_probe,
-                name=name,
-                progress=lambda message: progress.update(message=message),
+        with user_code(f"running {name} (the audit's forward passes)", capture=False):
+            report = audit_with_progress(
+                f"checkerscope audit {name}", model, example, args.seeds, name, not args.no_probe
             )
     if args.html:
         report.to_html(args.html)

@@ -117,8 +117,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from checkerscope._files import display_name
-    from checkerscope._progress import Progress
-    from checkerscope.auditing import audit, fix
+    from checkerscope.auditing import fix
     from checkerscope.cli._common import (
         OutputPath,
         check_outputs,
@@ -127,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         write_atomic,
     )
     from checkerscope.cli._usercode import user_code
-    from checkerscope.cli.audit import load_target, target_files
+    from checkerscope.cli.audit import audit_with_progress, load_target, target_files
 
     if args.target.endswith(".onnx"):
         raise CheckerscopeError("fix needs a torch model; ONNX files can only be audited")
@@ -156,14 +155,9 @@ def run(args: argparse.Namespace) -> int:
     calibration = _data(args.calibration, example, "--calibration", crops=True)
     distill_data = _data(args.distill, example, "--distill", crops=False)
     with user_code(f"running {name} (the audit's forward passes)", capture=False):
-        with Progress(f"checkerscope fix {name}: audit before", unit="") as progress:
-            before = audit(
-                model,
-                example,
-                seeds=args.seeds,
-                name=name,
-                progress=lambda message: progress.update(message=message),
-            )
+        before = audit_with_progress(
+            f"checkerscope fix {name}: audit", model, example, args.seeds, name
+        )
         fixed = fix(
             model,
             method=args.method,
@@ -178,14 +172,13 @@ def run(args: argparse.Namespace) -> int:
         distilled = None
         if distill_data is not None:
             distilled = _distill(fixed, model, distill_data, example, args.steps, args.json)
-        with Progress(f"checkerscope fix {name}: audit after", unit="") as progress:
-            after = audit(
-                fixed,
-                example,
-                seeds=args.seeds,
-                name=f"{name} (fixed)",
-                progress=lambda message: progress.update(message=message),
-            )
+        after = audit_with_progress(
+            f"checkerscope fix {name}: audit of the fixed model",
+            fixed,
+            example,
+            args.seeds,
+            f"{name} (fixed)",
+        )
     saved, baked = _saveable(fixed)
     buffer = io.BytesIO()
     torch.save(saved, buffer)
