@@ -677,7 +677,7 @@ def test_terminal_table_shows_names_as_text(tmp_path: Path, capsys) -> None:
     [
         ("{file}:exits_zero", "calling {file}:exits_zero() called sys.exit(0)"),
         ("{file}:interrupts", "raised KeyboardInterrupt itself"),
-        ("{file}:exits_in_forward", "running exits_in_forward"),
+        ("{file}:exits_in_forward", "running Exits from '{file}:exits_in_forward'"),
     ],
 )
 def test_user_code_that_exits_is_an_error_naming_it(

@@ -292,7 +292,9 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         model, example, name = load_target(args.target, args.input_shape)
-        with user_code(f"running {name} (the audit's forward passes)", capture=False):
+        with user_code(
+            f"running {name} from {quoted(args.target)} (forward passes)", capture=False
+        ):
             report = audit_with_progress(
                 f"checkerscope audit {name}", model, example, args.seeds, name, not args.no_probe
             )

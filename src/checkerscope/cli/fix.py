@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         check_outputs,
         is_checkerscope_html,
         print_json,
+        quoted,
         write_atomic,
     )
     from checkerscope.cli._usercode import user_code
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     model, example, name = load_target(args.target, args.input_shape)
     calibration = _data(args.calibration, example, "--calibration", crops=True)
     distill_data = _data(args.distill, example, "--distill", crops=False)
-    with user_code(f"running {name} (the audit's forward passes)", capture=False):
+    with user_code(f"running {name} from {quoted(args.target)} (forward passes)", capture=False):
         before = audit_with_progress(
             f"checkerscope fix {name}: audit", model, example, args.seeds, name
         )
