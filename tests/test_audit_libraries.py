@@ -9,6 +9,12 @@ torch). The expectations are written from each architecture's published configur
   k3 s2 conv (uneven in the gradient, period 2 per downsampling).
 * diffusers' ``UNet2DModel`` with plain down/up blocks: k3 s2 conv down, nearest + conv up;
   same size in and out, so judged forward: clean.
+* diffusers' ``AutoencoderOobleck`` (Stable Audio's VAE): weight-normed ``ConvTranspose1d``
+  with kernel 2s at each stride s in the decoder, ``Conv1d`` with kernel 2s in the encoder:
+  even overlap both ways, so no periods; the decoder's per-phase weights paint a grid at
+  init, which ``fix`` removes with weight-normed resize-convolutions.
+* diffusers' ``AutoencoderTiny`` (TAESD): the decoder upsamples by nearest ``nn.Upsample``
+  + conv (clean), the encoder by k3 s2 convs (uneven gradients at 2, 4, 8 for three).
 * timm's ResNet-18: a k7 s2 stem, a k3 s2 max pool, k3 s2 convs opening stages 2-4 with
   1x1 s2 shortcuts: uneven gradients at periods 2, 4, 8, 16 and 32 (total stride 32, not
   more: the shortcuts are parallel paths, not layers in series).
@@ -112,6 +118,80 @@ def test_diffusers_unet_is_clean() -> None:
     assert [layer.type for layer in report.layers] == ["Conv2d", "F.interpolate"]
     assert not report.structural_artifacts
     assert len(report.paths) > 1  # the skips are separate paths
+
+
+class _Call(nn.Module):
+    """One method of a library model as a module (its ``forward`` does something else)."""
+
+    def __init__(self, model: nn.Module, method: str, field: str) -> None:
+        super().__init__()
+        self.model, self.method, self.field = model, method, field
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(getattr(self.model, self.method)(x), self.field)
+
+
+def _oobleck() -> nn.Module:
+    diffusers = _import("diffusers")
+    torch.manual_seed(0)
+    return diffusers.AutoencoderOobleck(
+        encoder_hidden_size=16,
+        downsampling_ratios=[2, 4, 4],
+        channel_multiples=[1, 2, 4],
+        decoder_channels=16,
+        decoder_input_channels=8,
+        audio_channels=1,
+    )
+
+
+def test_diffusers_oobleck_decoder_is_fixed_keeping_its_weight_norm() -> None:
+    decoder, latent = _Call(_oobleck(), "decode", "sample"), torch.randn(1, 8, 64)
+    report = cs.audit(decoder, latent, seeds=2)
+    deconvs = [layer for layer in report.layers if layer.type == "ConvTranspose1d"]
+    assert [(d.params["kernel"], d.params["stride"]) for d in deconvs] == [
+        ((8,), (4,)),
+        ((8,), (4,)),
+        ((4,), (2,)),
+    ]
+    assert report.output_shape == (1, 1, 2048) and report.periods == ()
+    assert report.has_artifacts and not report.structural_artifacts  # measured, not structural
+    assert report.init_score is not None and report.init_score.median_db >= 10
+    fixed = cs.fix(decoder, example_input=latent)
+    notes = [note for note in fixed.checkerscope_fix_notes if " -> " in note]
+    assert len(notes) == 3 and all(note.endswith("+ weight_norm") for note in notes)
+    with torch.no_grad():
+        assert fixed(latent).shape == decoder(latent).shape
+    after = cs.audit(fixed, latent, seeds=2)
+    assert not after.has_artifacts and after.init_score is not None
+    period = report.init_score.period
+    assert after.init_score.db_by_period[period] <= report.init_score.median_db - 10
+
+
+def test_diffusers_oobleck_encoder_is_even() -> None:
+    encoder = _Call(_oobleck(), "encode", "latent_dist")
+    report = cs.audit(_Call(encoder, "__call__", "mean"), torch.randn(1, 1, 2048), probe=False)
+    strided = [layer for layer in report.layers if layer.type == "Conv1d"]
+    assert [layer.params["kernel"] for layer in strided] == [(4,), (8,), (8,)]
+    assert report.kind == "downsampler" and not report.structural_artifacts
+
+
+def test_diffusers_tiny_autoencoder() -> None:
+    diffusers = _import("diffusers")
+    torch.manual_seed(0)
+    tiny = diffusers.AutoencoderTiny(
+        encoder_block_out_channels=(16, 16, 16, 16),
+        decoder_block_out_channels=(16, 16, 16, 16),
+        num_encoder_blocks=(1, 1, 1, 1),
+        num_decoder_blocks=(1, 1, 1, 1),
+        latent_channels=4,
+    )
+    decoded = cs.audit(_Call(tiny, "decode", "sample"), torch.randn(1, 4, 8, 8), seeds=2)
+    assert decoded.output_shape == (1, 3, 64, 64)
+    assert [layer.type for layer in decoded.layers] == ["Upsample"] * 3
+    assert not decoded.has_artifacts and decoded.periods == ()
+    encoded = cs.audit(_Call(tiny, "encode", "latents"), torch.randn(1, 3, 64, 64), probe=False)
+    assert [layer.params["stride"] for layer in encoded.layers] == [(2, 2)] * 3
+    assert encoded.periods == (2, 4, 8) and encoded.structural_artifacts
 
 
 def test_timm_resnet_gradients() -> None:

@@ -873,7 +873,8 @@ def audit(
     unreached = _unreached_layers(model, layers)
     if unreached:
         notes.append(
-            "not run on this example input (data-dependent control flow?), so not audited: "
+            "not run on this example input, so not audited (unused by this forward, or behind "
+            "data-dependent control flow): "
             + ", ".join(unreached)
         )
     report = AuditReport(
