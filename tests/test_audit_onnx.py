@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 import checkerscope as cs
 from checkerscope import zoo
-from checkerscope.auditing.onnx_model import phases_tied
+from checkerscope.auditing.onnx_model import phases_tied, read_onnx
 from checkerscope.errors import CheckerscopeError
 
 pytest.importorskip("onnx")
@@ -124,3 +125,45 @@ def test_phase_sums() -> None:
         kernel[cin] = response[:, 1:5, 1:5].numpy()
     assert phases_tied(kernel, (2, 2), (1, 1))
     assert not phases_tied(np.random.default_rng(0).normal(size=(3, 2, 4, 4)), (2, 2), (1, 1))
+
+
+class _DeconvThenBlur(nn.Module):
+    """A k3 s2 deconvolution and a depthwise [1, 3, 3, 1] filter: a fixed buffer, or (as a
+    control) a learned weight that differs between channels."""
+
+    def __init__(self, learned: bool) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(4, 3, 3, 2, 1, output_padding=1)
+        taps = torch.tensor([1.0, 3.0, 3.0, 1.0])
+        kernel = (torch.outer(taps, taps) / 64).expand(3, 1, 4, 4).clone()
+        if learned:
+            self.blur = nn.Parameter(kernel * torch.tensor([1.0, 2.0, 0.5]).view(3, 1, 1, 1))
+        else:
+            self.register_buffer("blur", kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(self.up(x), (2, 1, 2, 1)), self.blur, groups=3)
+
+
+@pytest.mark.parametrize("learned", [False, True])
+def test_a_fixed_filter_in_onnx_is_told_from_a_learned_depthwise_conv(
+    learned: bool, tmp_path: Path
+) -> None:
+    model, x = _DeconvThenBlur(learned).eval(), torch.randn(1, 4, 16, 16)
+    path = tmp_path / "blurred.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), str(path), dynamo=False)
+    onnx_report = cs.audit_onnx(path, probe=False)
+    torch_report = cs.audit(model, x, probe=False)
+    deconv = next(layer for layer in onnx_report.layers if layer.type == "ConvTranspose")
+    read = read_onnx(path).graph.layers
+    filters = [layer.params["taps"] for layer in read if layer.family == "fir"]
+    if learned:
+        assert deconv.verdict == "uneven overlap" and onnx_report.structural_artifacts
+        assert filters == []
+    else:
+        assert deconv.verdict == "uneven alone, evened by a fixed filter"
+        assert filters == [((1, 3, 3, 1), (1, 3, 3, 1))]
+        assert not onnx_report.structural_artifacts
+    assert onnx_report.structural_artifacts == torch_report.structural_artifacts

@@ -874,8 +874,7 @@ def audit(
     if unreached:
         notes.append(
             "not run on this example input, so not audited (unused by this forward, or behind "
-            "data-dependent control flow): "
-            + ", ".join(unreached)
+            "data-dependent control flow): " + ", ".join(unreached)
         )
     report = AuditReport(
         model=name or type(model).__name__,

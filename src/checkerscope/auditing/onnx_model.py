@@ -4,7 +4,10 @@
 ``SpaceToDepth`` and ``MaxPool`` / ``AveragePool`` nodes become
 :class:`~checkerscope.auditing.tracing.TracedLayer` records in graph order (ONNX graphs are
 topologically sorted), with their attributes mapped to ``checkerscope.theory`` specs.
-Spatial shapes come from ONNX shape inference where it can tell them.
+Spatial shapes come from ONNX shape inference where it can tell them. A depthwise ``Conv``
+(or ``ConvTranspose``) with the same non-negative kernel on every channel and no bias is
+read as a fixed filter (:class:`~checkerscope.theory.FIR` with its true taps), as the torch
+audit reads a convolution whose weight is not a parameter.
 """
 
 from __future__ import annotations
@@ -19,9 +22,24 @@ from typing import Any
 import numpy as np
 
 from checkerscope._files import display_name
-from checkerscope.auditing.tracing import Source, TracedGraph, TracedLayer
+from checkerscope.auditing.tracing import (
+    Source,
+    TracedGraph,
+    TracedLayer,
+    dilated_taps,
+    fixed_filter_taps,
+)
 from checkerscope.errors import CheckerscopeError
-from checkerscope.theory import AvgPool, Conv, Deconv, LayerSpec, MaxPool, PixelShuffle, Resize
+from checkerscope.theory import (
+    FIR,
+    AvgPool,
+    Conv,
+    Deconv,
+    LayerSpec,
+    MaxPool,
+    PixelShuffle,
+    Resize,
+)
 
 __all__ = ["MAX_ATTRIBUTE", "MAX_TENSOR_ELEMENTS", "OnnxModel", "read_onnx"]
 
@@ -269,8 +287,6 @@ def read_onnx(path: str | os.PathLike[str]) -> OnnxModel:
             continue
         family, specs, params, dims, note = found
         name = node.name or f"{node.op_type}_{index}"
-        if note:
-            notes.append(f"{name}: {note}")
         position = len(nodes)
         nodes.append(
             TracedLayer(
@@ -334,6 +350,32 @@ def phases_tied(weight: np.ndarray, stride: tuple[int, ...], dilation: tuple[int
     return all(np.allclose(s, sums[0], rtol=1e-4, atol=1e-6 * scale) for s in sums[1:])
 
 
+def _fixed_filter(
+    node: Any, weight: np.ndarray | None, groups: int, dims: int, constants: dict[str, np.ndarray]
+) -> tuple[tuple[float | int, ...], ...] | None:
+    """The per-axis taps of a convolution that is a fixed filter, else ``None``.
+
+    ONNX stores learned and fixed weights alike, so a filter is told by its form: depthwise
+    over two or more channels, the same non-negative kernel for every channel and no bias
+    (StyleGAN2's ``[1, 3, 3, 1]`` blur, a BlurPool); a learned depthwise conv has different
+    kernels per channel.
+    """
+    if weight is None or weight.ndim != dims + 2 or weight.shape[1] != 1:
+        return None
+    channels = weight.shape[0]
+    if channels < 2 or groups != channels or np.any(weight < 0):
+        return None
+    if not np.allclose(weight, weight[:1], rtol=1e-6, atol=0):
+        return None
+    bias = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if len(node.input) > 2 and node.input[2] and (bias is None or np.any(bias != 0)):
+        return None
+    import torch
+
+    taps, _ = fixed_filter_taps(torch.tensor(weight, dtype=torch.float64), dims)
+    return taps
+
+
 def _describe_node(
     node: Any, constants: dict[str, np.ndarray], shapes: dict[str, tuple[Any, ...]]
 ) -> tuple[str, list[LayerSpec], dict[str, Any], int, str] | None:
@@ -359,10 +401,17 @@ def _describe_node(
             "padding": padding,
         }
         weight = constants.get(node.input[1]) if len(node.input) > 1 else None
+        groups = int(attrs.get("group", 1))
         if weight is not None and max(stride) > 1 and weight.ndim == dims + 2:
             params["tied_phases"] = phases_tied(weight.astype(float), stride, dilation)
+        out_pad = tuple(attrs.get("output_padding", [0] * dims))
+        taps = _fixed_filter(node, weight, groups, dims, constants) if not any(out_pad) else None
+        if taps is not None:
+            params.update(dilation=dilation, groups=groups, taps=taps)
+            spread = tuple(dilated_taps(t, d) for t, d in zip(taps, dilation, strict=True))
+            fir = FIR(spread, _compact(stride), _compact(padding), transposed=op == "ConvTranspose")
+            return "fir", [fir], params, dims, note
         if op == "ConvTranspose":
-            out_pad = tuple(attrs.get("output_padding", [0] * dims))
             params["output_padding"] = out_pad
             params["dilation"] = dilation
             params["groups"] = int(attrs.get("group", 1))

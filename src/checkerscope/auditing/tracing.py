@@ -254,7 +254,13 @@ def fixed_filter_taps(
     return tuple(_integral(m.tolist()) for m in marginals), note
 
 
-def _dilated(taps: tuple[float | int, ...], dilation: int) -> tuple[float | int, ...]:
+def dilated_taps(taps: tuple[float | int, ...], dilation: int) -> tuple[float | int, ...]:
+    """Taps spread by a dilation (zeros between them).
+
+    Examples:
+        >>> dilated_taps((1, 2, 1), 2)
+        (1, 0, 2, 0, 1)
+    """
     if dilation == 1:
         return taps
     spread: list[float | int] = []
@@ -309,7 +315,7 @@ def _conv_call(
     if taps is not None and not any(out_pad):
         params["family"] = "fir"
         params["taps"] = taps
-        spread = tuple(_dilated(t, d) for t, d in zip(taps, dilation, strict=True))
+        spread = tuple(dilated_taps(t, d) for t, d in zip(taps, dilation, strict=True))
         specs = (FIR(spread, _compact(stride), _compact(padding), transposed=transposed),)
     elif transposed:
         specs = (
