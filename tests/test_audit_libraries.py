@@ -15,6 +15,10 @@ torch). The expectations are written from each architecture's published configur
   init, which ``fix`` removes with weight-normed resize-convolutions.
 * diffusers' ``AutoencoderTiny`` (TAESD): the decoder upsamples by nearest ``nn.Upsample``
   + conv (clean), the encoder by k3 s2 convs (uneven gradients at 2, 4, 8 for three).
+* diffusers' ``UNet1DModel`` in Dance Diffusion's layout: it resamples with a fixed cubic
+  filter of 8 signed taps at stride 2 (``F.conv1d`` down, ``F.conv_transpose1d`` up), built
+  in forward from ``x.new_zeros``; both phases of the filter sum to the same value, so every
+  resampler is artifact-free by construction and there is nothing to fix.
 * timm's ResNet-18: a k7 s2 stem, a k3 s2 max pool, k3 s2 convs opening stages 2-4 with
   1x1 s2 shortcuts: uneven gradients at periods 2, 4, 8, 16 and 32 (total stride 32, not
   more: the shortcuts are parallel paths, not layers in series).
@@ -26,6 +30,7 @@ import os
 import warnings
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -192,6 +197,49 @@ def test_diffusers_tiny_autoencoder() -> None:
     encoded = cs.audit(_Call(tiny, "encode", "latents"), torch.randn(1, 3, 64, 64), probe=False)
     assert [layer.params["stride"] for layer in encoded.layers] == [(2, 2)] * 3
     assert encoded.periods == (2, 4, 8) and encoded.structural_artifacts
+
+
+def test_diffusers_unet_1d_resamples_with_fixed_cubic_filters() -> None:
+    diffusers = _import("diffusers")
+    torch.manual_seed(0)
+    unet = diffusers.UNet1DModel(
+        sample_size=1024,
+        in_channels=2,
+        out_channels=2,
+        extra_in_channels=64,  # the Fourier time features concatenated to the input
+        block_out_channels=(32, 32, 64),
+        down_block_types=("DownBlock1DNoSkip", "DownBlock1D", "AttnDownBlock1D"),
+        up_block_types=("AttnUpBlock1D", "UpBlock1D", "UpBlock1DNoSkip"),
+        mid_block_type="UNetMidBlock1D",
+        use_timestep_embedding=False,
+        time_embedding_type="fourier",
+        flip_sin_to_cos=True,
+        act_fn=None,
+        norm_num_groups=8,
+        layers_per_block=1,
+        downsample_each_block=False,
+    )
+
+    class Denoiser(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.unet = unet
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.unet(x, 10).sample
+
+    x = torch.randn(1, 2, 1024)
+    report = cs.audit(Denoiser(), x, seeds=2)
+    cubic = [-0.01171875, -0.03515625, 0.11328125, 0.43359375]
+    cubic += cubic[::-1]  # diffusers' "cubic" kernel (upsampling uses twice it)
+    assert [layer.type for layer in report.layers] == ["F.conv1d"] * 3 + ["F.conv_transpose1d"] * 3
+    for layer in report.layers:
+        (taps,) = layer.params["taps"]
+        assert np.allclose(np.array(taps) / taps[0], np.array(cubic) / cubic[0])
+        assert layer.verdict == "artifact-free by construction"
+    assert report.periods == () and not report.has_artifacts
+    fixed = cs.fix(Denoiser(), example_input=x)
+    assert not [note for note in fixed.checkerscope_fix_notes if " -> " in note]
 
 
 def test_timm_resnet_gradients() -> None:

@@ -226,6 +226,34 @@ def test_filtered_upsampling_is_judged_with_the_filter() -> None:
     assert not overlap(Deconv(3, 2), dims=2).is_even
 
 
+class BuiltInForward(nn.Module):
+    """A fixed [1, 3, 3, 1] filter whose weight is built in forward from the input's
+    ``new_zeros`` (as diffusers' 1-D resamplers do), at stride 2 down or up."""
+
+    def __init__(self, transposed: bool) -> None:
+        super().__init__()
+        self.transposed = transposed
+        self.register_buffer("kernel", torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        channels = x.shape[1]
+        weight = x.new_zeros(channels, channels, 4)
+        indices = torch.arange(channels)
+        weight[indices, indices] = self.kernel.expand(channels, -1)
+        if self.transposed:
+            return F.conv_transpose1d(x, 2 * weight, stride=2, padding=1)
+        return F.conv1d(F.pad(x, (1, 1)), weight, stride=2)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_a_filter_built_from_new_zeros_in_forward_is_fixed(transposed: bool) -> None:
+    report = cs.audit(BuiltInForward(transposed), torch.randn(1, 3, 32), probe=False)
+    (layer,) = report.layers
+    assert layer.params["taps"] == ((1, 3, 3, 1),)
+    assert layer.verdict == "artifact-free by construction"  # phase sums 4 and 4: even
+    assert not report.structural_artifacts
+
+
 # --------------------------------------------------------------------------- sub-pixel by data flow
 
 

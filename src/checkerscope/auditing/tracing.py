@@ -508,6 +508,25 @@ _PREDS = "_checkerscope_nodes"  # frozenset of node indices whose outputs reache
 _GRID = "_checkerscope_grid"
 _LEARNED = "_checkerscope_learned"  # computed from learned parameters
 _DIRECT = "_checkerscope_direct"  # the node whose unchanged output this tensor is
+# Calls that read only their tensor argument's shape, dtype and device, never its values: a
+# filter built in forward with ``x.new_zeros(...)`` (diffusers' 1-D resamplers) is a
+# constant, not data flowing from the input.
+_SHAPE_ONLY = frozenset(
+    {
+        "new_zeros",
+        "new_ones",
+        "new_full",
+        "new_empty",
+        "new_tensor",
+        "zeros_like",
+        "ones_like",
+        "full_like",
+        "empty_like",
+        "rand_like",
+        "randn_like",
+        "randint_like",
+    }
+)
 _IN_PLACE = {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__setitem__"}
 
 
@@ -617,7 +636,7 @@ class _Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
         inputs = [t for t in _tensors((args, kwargs))]
-        if not inputs:
+        if not inputs or _base_name(func) in _SHAPE_ONLY:
             return result
         preds: frozenset[int] = frozenset().union(
             *(getattr(t, _PREDS, frozenset()) for t in inputs)
