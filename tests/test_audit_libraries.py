@@ -15,6 +15,10 @@ torch). The expectations are written from each architecture's published configur
   init, which ``fix`` removes with weight-normed resize-convolutions.
 * diffusers' ``AutoencoderTiny`` (TAESD): the decoder upsamples by nearest ``nn.Upsample``
   + conv (clean), the encoder by k3 s2 convs (uneven gradients at 2, 4, 8 for three).
+* diffusers' ``AutoencoderDC`` (deep-compression autoencoder) with pixel-shuffle up blocks:
+  each block is a conv + pixel shuffle (even, learns per-phase weights: ``fix`` replaces
+  it) plus a shortcut that repeats every channel 4 times and shuffles (a nearest
+  upsampling: artifact-free); its encoder's pixel-unshuffle blocks are artifact-free.
 * diffusers' ``UNet1DModel`` in Dance Diffusion's layout: it resamples with a fixed cubic
   filter of 8 signed taps at stride 2 (``F.conv1d`` down, ``F.conv_transpose1d`` up), built
   in forward from ``x.new_zeros``; both phases of the filter sum to the same value, so every
@@ -197,6 +201,42 @@ def test_diffusers_tiny_autoencoder() -> None:
     encoded = cs.audit(_Call(tiny, "encode", "latents"), torch.randn(1, 3, 64, 64), probe=False)
     assert [layer.params["stride"] for layer in encoded.layers] == [(2, 2)] * 3
     assert encoded.periods == (2, 4, 8) and encoded.structural_artifacts
+
+
+def test_diffusers_deep_compression_autoencoder() -> None:
+    diffusers = _import("diffusers")
+    torch.manual_seed(0)
+    vae = diffusers.AutoencoderDC(
+        in_channels=3,
+        latent_channels=8,
+        encoder_block_types=("ResBlock", "ResBlock", "EfficientViTBlock"),
+        decoder_block_types=("ResBlock", "ResBlock", "EfficientViTBlock"),
+        encoder_block_out_channels=(32, 32, 32),
+        decoder_block_out_channels=(32, 32, 32),
+        encoder_layers_per_block=(1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1),
+        encoder_qkv_multiscales=((), (), (5,)),
+        decoder_qkv_multiscales=((), (), (5,)),
+        upsample_block_type="pixel_shuffle",
+        downsample_block_type="pixel_unshuffle",
+        decoder_norm_types="rms_norm",
+        decoder_act_fns="silu",
+    )
+    decoder, latent = _Call(vae, "decode", "sample"), torch.randn(1, 8, 8, 8)
+    report = cs.audit(decoder, latent, seeds=2)
+    assert report.output_shape == (1, 3, 32, 32)
+    verdicts = sorted(layer.verdict for layer in report.layers)
+    assert verdicts == ["artifact-free by construction"] * 2 + ["even, can learn artifacts"] * 2
+    assert report.has_artifacts and report.init_score is not None
+    fixed = cs.fix(decoder, example_input=latent)
+    assert len([note for note in fixed.checkerscope_fix_notes if " -> " in note]) == 2
+    after = cs.audit(fixed, latent, seeds=2)
+    assert not after.has_artifacts and after.init_score is not None
+    period = report.init_score.period
+    assert after.init_score.db_by_period[period] <= report.init_score.median_db - 10
+    encoder = cs.audit(_Call(vae, "encode", "latent"), torch.randn(1, 3, 32, 32), probe=False)
+    assert {layer.type for layer in encoder.layers} == {"F.pixel_unshuffle"}
+    assert not encoder.structural_artifacts
 
 
 def test_diffusers_unet_1d_resamples_with_fixed_cubic_filters() -> None:

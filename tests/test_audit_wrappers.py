@@ -254,6 +254,27 @@ def test_a_filter_built_from_new_zeros_in_forward_is_fixed(transposed: bool) -> 
     assert not report.structural_artifacts
 
 
+class RepeatThenShuffle(nn.Module):
+    """DC-AE's shortcut: each channel repeated, then a depth-to-space."""
+
+    def __init__(self, repeats: int) -> None:
+        super().__init__()
+        self.repeats = repeats
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(x.repeat_interleave(self.repeats, dim=1), 2)
+
+
+def test_a_shuffle_of_repeated_channels_is_a_nearest_upsampling() -> None:
+    x = torch.randn(1, 4, 8, 8)
+    (layer,) = cs.audit(RepeatThenShuffle(4), x, probe=False).layers
+    assert layer.params["mode"] == "nearest" and layer.verdict == "artifact-free by construction"
+    assert torch.equal(RepeatThenShuffle(4)(x), F.interpolate(x, scale_factor=2))
+    # two copies fill a 2x2 block with two different channels: a real depth-to-space
+    (layer,) = cs.audit(RepeatThenShuffle(2), torch.randn(1, 4, 8, 8), probe=False).layers
+    assert layer.type == "F.pixel_shuffle" and layer.verdict == "even, can learn artifacts"
+
+
 # --------------------------------------------------------------------------- sub-pixel by data flow
 
 

@@ -393,6 +393,16 @@ def _pool_call(func_name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> d
     return {"dims": dims, "specs": specs, "params": params, "note": note}
 
 
+def _channels_repeated(x: torch.Tensor, copies: int) -> bool:
+    """Whether consecutive groups of ``copies`` channels of ``x`` are identical (a depth-to-
+    space of such a tensor is a nearest upsampling: DC-AE's shortcut, ``repeat_interleave``
+    then ``pixel_shuffle``)."""
+    if x.dim() != 4 or copies < 2 or x.shape[1] % copies or x.numel() == 0:
+        return False
+    groups = x.detach().reshape(x.shape[0], x.shape[1] // copies, copies, *x.shape[2:])
+    return bool(torch.equal(groups, groups[:, :, :1].expand_as(groups)))
+
+
 def _describe_call(
     func_name: str,
     args: Sequence[Any],
@@ -418,6 +428,14 @@ def _describe_call(
                 "dims": 2,
                 "specs": (AvgPool(factor),),
                 "params": {"family": "pixelunshuffle", "scale": factor},
+            }
+        elif _channels_repeated(x, factor * factor):
+            found = {
+                "dims": 2,
+                "specs": (Resize(factor),),
+                "params": {"family": "resize", "mode": "nearest", "scale": (factor, factor)},
+                "note": f"each channel repeated {factor * factor} times before the shuffle: "
+                "a nearest upsampling",
             }
         else:
             found = {
