@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn.utils import parametrizations, parametrize
 
 import checkerscope as cs
+from checkerscope import nn as csnn
 from checkerscope.auditing.analysis import FILTERED
 from checkerscope.auditing.wrappers import copy_model, legacy_norm_hooks, preserved
 from checkerscope.theory import FIR, Deconv, overlap
@@ -273,6 +274,46 @@ def test_a_shuffle_of_repeated_channels_is_a_nearest_upsampling() -> None:
     # two copies fill a 2x2 block with two different channels: a real depth-to-space
     (layer,) = cs.audit(RepeatThenShuffle(2), torch.randn(1, 4, 8, 8), probe=False).layers
     assert layer.type == "F.pixel_shuffle" and layer.verdict == "even, can learn artifacts"
+    # an ICNR-initialised conv also outputs repeated channels, but by its weights' values:
+    # still a learned depth-to-space
+    conv = nn.Conv2d(4, 16, 3, padding=1, bias=False)
+    csnn.icnr_(conv.weight, 2)
+    shuffle = nn.Sequential(conv, nn.PixelShuffle(2))
+    (layer,) = cs.audit(shuffle, torch.randn(1, 4, 8, 8), probe=False).layers
+    assert layer.type == "PixelShuffle" and layer.verdict == "even, can learn artifacts"
+
+
+class WrittenIntoCanvas(nn.Module):
+    """Upsampling by writing the input into a zero canvas twice its size, then a 3x3 conv."""
+
+    def __init__(self, phases: list[tuple[int, int]]) -> None:
+        super().__init__()
+        self.phases = phases
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        canvas = x.new_zeros(n, c, 2 * h, 2 * w)
+        for row, col in self.phases:
+            canvas[:, :, row::2, col::2] = x
+        return self.conv(canvas)
+
+
+@pytest.mark.parametrize(
+    ("phases", "verdict", "periods"),
+    [
+        ([(0, 0)], "uneven overlap", (2,)),  # zero insertion + k3 conv: a k3 s2 deconv
+        ([(0, 0), (0, 1), (1, 0), (1, 1)], "artifact-free by construction", ()),  # nearest
+    ],
+)
+def test_upsampling_by_writing_into_a_canvas(
+    phases: list[tuple[int, int]], verdict: str, periods: tuple[int, ...]
+) -> None:
+    report = cs.audit(WrittenIntoCanvas(phases), torch.randn(1, 3, 8, 8), probe=False)
+    (layer,) = report.layers
+    assert layer.params["scale"] == (2, 2) and layer.verdict == verdict
+    assert report.periods == periods
+    assert report.structural_artifacts == bool(periods)
 
 
 # --------------------------------------------------------------------------- sub-pixel by data flow

@@ -409,8 +409,13 @@ def _describe_call(
     kwargs: dict[str, Any],
     result: Any,
     fixed_weight: bool = False,
+    copied_input: bool = False,
 ) -> dict[str, Any] | None:
-    """Parameters and specs of one functional call, or None if it does not matter here."""
+    """Parameters and specs of one functional call, or None if it does not matter here.
+
+    ``copied_input``: the input is the direct result of a repeat (its channels may be
+    copies by construction, not by the values of learned weights, as after ICNR init).
+    """
     x = args[0] if args else kwargs.get("input")
     if not isinstance(x, torch.Tensor) or not isinstance(result, torch.Tensor):
         return None
@@ -429,7 +434,7 @@ def _describe_call(
                 "specs": (AvgPool(factor),),
                 "params": {"family": "pixelunshuffle", "scale": factor},
             }
-        elif _channels_repeated(x, factor * factor):
+        elif copied_input and _channels_repeated(x, factor * factor):
             found = {
                 "dims": 2,
                 "specs": (Resize(factor),),
@@ -526,6 +531,9 @@ _PREDS = "_checkerscope_nodes"  # frozenset of node indices whose outputs reache
 _GRID = "_checkerscope_grid"
 _LEARNED = "_checkerscope_learned"  # computed from learned parameters
 _DIRECT = "_checkerscope_direct"  # the node whose unchanged output this tensor is
+_PENDING = "_checkerscope_pending"  # (preds, grid) of data written into this canvas
+_COPIED = "_checkerscope_copied"  # made by a repeat: equal channels by construction
+_REPEATS = frozenset({"repeat", "repeat_interleave", "tile", "expand", "expand_as"})
 # Calls that read only their tensor argument's shape, dtype and device, never its values: a
 # filter built in forward with ``x.new_zeros(...)`` (diffusers' 1-D resamplers) is a
 # constant, not data flowing from the input.
@@ -583,7 +591,7 @@ class _Recorder(TorchFunctionMode):
         for ref in self.marked:
             tensor = ref()
             if tensor is not None:
-                for name in (_PREDS, _GRID, _LEARNED, _DIRECT):
+                for name in (_PREDS, _GRID, _LEARNED, _DIRECT, _PENDING, _COPIED):
                     if name in tensor.__dict__:
                         delattr(tensor, name)
         self.marked.clear()
@@ -656,6 +664,10 @@ class _Recorder(TorchFunctionMode):
         inputs = [t for t in _tensors((args, kwargs))]
         if not inputs or _base_name(func) in _SHAPE_ONLY:
             return result
+        if _base_name(func) != "__setitem__":
+            for tensor in inputs:
+                if getattr(tensor, _PENDING, None) is not None:
+                    self.resolve_pending(tensor)
         preds: frozenset[int] = frozenset().union(
             *(getattr(t, _PREDS, frozenset()) for t in inputs)
         )
@@ -674,6 +686,8 @@ class _Recorder(TorchFunctionMode):
         ):
             return result
         outputs = list(_tensors(result))
+        if name in _REPEATS and isinstance(result, torch.Tensor) and preds:
+            self.mark(result, _COPIED, True)
         if name == "__setitem__" and isinstance(args[0], torch.Tensor):
             outputs = [args[0]]  # writes into its first argument, returns None
         if name in _IN_PLACE or (name.endswith("_") and not name.endswith("__")):
@@ -695,7 +709,19 @@ class _Recorder(TorchFunctionMode):
         resized = preds and isinstance(result, torch.Tensor)
         if grid is not None and resized and not self.inside_checkerscope_layer():
             self.check_resampling(name, args, result, preds, grid)
+        elif name == "__setitem__" and len(args) > 2 and isinstance(args[2], torch.Tensor):
+            # data written into a larger canvas (``out = x.new_zeros(...)``, then
+            # ``out[..., ::2, ::2] = x``, maybe more writes): judged when the canvas is read
+            written = getattr(args[2], _GRID, None)
+            if written is not None and preds and not self.inside_checkerscope_layer():
+                self.mark(args[0], _PENDING, (preds, written))
         return result
+
+    def resolve_pending(self, tensor: torch.Tensor) -> None:
+        """Judge a canvas that data was written into, now that it is read."""
+        preds, written = getattr(tensor, _PENDING)
+        setattr(tensor, _PENDING, None)
+        self.check_resampling("__setitem__", (), tensor, preds, written)
 
     def record_call(
         self, name: str, args: Sequence[Any], kwargs: dict[str, Any], result: torch.Tensor
@@ -708,7 +734,8 @@ class _Recorder(TorchFunctionMode):
             weight = args[1] if len(args) > 1 else kwargs.get("weight")
             if isinstance(weight, torch.Tensor):
                 fixed = not self.is_learned(weight) and not getattr(weight, _PREDS, None)
-        found = _describe_call(name, args, kwargs, result, fixed_weight=fixed)
+        copied = bool(getattr(x, _COPIED, False))
+        found = _describe_call(name, args, kwargs, result, fixed_weight=fixed, copied_input=copied)
         if found is None:
             return False
         owner_name, owner = self.owner()
@@ -801,6 +828,7 @@ def _grid_of(tensor: torch.Tensor) -> tuple[Any, ...]:
 # from views and repeats, strided slicing, space-to-depth); other size changes (padding,
 # cropping, concatenation) only move the grid.
 _RESHAPING = {
+    "__setitem__",
     "reshape",
     "view",
     "flatten",
