@@ -311,3 +311,61 @@ def test_paths_that_differ_only_before_the_first_upsampler_are_listed_once() -> 
     report = cs.audit(_ResidualThenUp(up_first=True), torch.randn(1, 2, 8, 8), probe=False)
     assert sorted(len(p.specs) for p in report.paths) == [1, 2, 3]
     assert not any("more paths differ" in note for note in report.notes)
+
+
+# --------------------------------------------------------------------------- a ResNet
+
+
+class _BasicBlock(nn.Module):
+    """ResNet's basic block: two 3x3 convs, a 1x1 strided shortcut when the stride is 2."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        return torch.relu(y + self.shortcut(x))
+
+
+def _resnet18(width: int = 8) -> nn.Module:
+    """ResNet-18's published layout (k7 s2 stem, k3 s2 max pool, four stages of two basic
+    blocks, stride 2 opening stages 2-4, global average pool) at a small width."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, width, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, 1),
+    ]
+    cin = width
+    for stage, stride in enumerate((1, 2, 2, 2)):
+        cout = width * 2**stage
+        layers += [_BasicBlock(cin, cout, stride), _BasicBlock(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10)]
+    return nn.Sequential(*layers)
+
+
+def test_a_resnet_with_strided_shortcuts_has_periods_up_to_its_total_stride() -> None:
+    torch.manual_seed(0)
+    report = cs.audit(_resnet18(), torch.randn(1, 3, 224, 224), seeds=1)
+    assert report.kind == "downsampler"
+    # the stem (2), the pool (4) and the stage openers (8, 16, 32): shortcuts are parallel
+    # paths, not layers in series, so nothing beyond the total stride of 32
+    assert report.periods == (2, 4, 8, 16, 32)
+    assert all(max(p.period) <= 32 for p in report.paths if p.pattern is not None)
+    assert all(p.unevenness >= 1 for p in report.paths)  # never negative or NaN
+    # a 1x1 stride-2 shortcut passes no gradient to 3 of every 4 inputs: a phase gets
+    # nothing (inf); the paths through the 3x3 convs alone stay finite
+    worst, *_, mildest = report.paths
+    assert worst.unevenness == math.inf and "conv k1 s2" in [s.describe() for s in worst.specs]
+    assert math.isfinite(mildest.unevenness)
+    assert len({p.specs for p in report.paths}) == len(report.paths) > 1
