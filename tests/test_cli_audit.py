@@ -314,3 +314,28 @@ def test_onnx_audit_probes_the_given_weights(capsys, tmp_path: Path) -> None:
     assert code == 1 and data["source"] == "onnx" and data["given_score"]["samples"] >= 2
     code, out, _ = run_cli(capsys, "audit", str(path), "--no-probe", "--json")
     assert json.loads(out)["given_score"] is None
+
+
+def test_a_fixed_model_that_cannot_be_pickled_is_one_line_and_nothing_written(
+    capsys, tmp_path: Path
+) -> None:
+    (tmp_path / "lambdas.py").write_text(
+        textwrap.dedent(
+            """
+            from torch import nn
+
+            def make():
+                model = nn.Sequential(nn.ConvTranspose2d(4, 3, 3, 2, 1, output_padding=1))
+                model.postprocess = lambda x: x.clamp(-1, 1)  # pickle refuses lambdas
+                return model
+            """
+        )
+    )
+    out_file = tmp_path / "fixed.pt"
+    code, out, err = run_cli(
+        capsys,
+        *["fix", f"{tmp_path / 'lambdas.py'}:make", "--input-shape", "1,4,8,8", "--seeds", "1"],
+        *["--out", str(out_file)],
+    )
+    assert code == 2 and out == "" and not out_file.exists()
+    assert err.count("\n") == 1 and "cannot be saved whole with torch.save" in err

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         quoted,
         write_atomic,
     )
-    from checkerscope.cli._usercode import user_code
+    from checkerscope.cli._usercode import one_line, user_code
     from checkerscope.cli.audit import audit_with_progress, load_target, target_files
 
     if args.target.endswith(".onnx"):
@@ -182,7 +182,13 @@ def run(args: argparse.Namespace) -> int:
         )
     saved, baked = _saveable(fixed)
     buffer = io.BytesIO()
-    torch.save(saved, buffer)
+    try:
+        torch.save(saved, buffer)
+    except Exception as exc:  # a lambda or a local class in the user's model, say
+        raise CheckerscopeError(
+            f"the fixed model cannot be saved whole with torch.save: {one_line(exc)} (nothing "
+            "written; use cs.fix in Python and save its state_dict)"
+        ) from exc
     write_atomic(args.out, buffer.getvalue())
     if args.html:
         before.to_html(args.html, fixed=after)
