@@ -515,14 +515,15 @@ def _score_auto(batch: torch.Tensor, options: _Options) -> CheckerboardScore:
     largest = (1, candidates[-1]) if dims == 1 else (candidates[-1], candidates[-1])
     spectrum = _spectrum(_cropped(batch, largest, dims))
     evidence: dict[int, float] = {}
+    gathered = {}
     for p in candidates:
         per_axis = (1, p) if dims == 1 else (p, p)
-        values, layout = _periodic_values(spectrum, per_axis)
+        gathered[p] = _periodic_values(spectrum, per_axis)
+        values, layout = gathered[p]
         combined = _estimate(values, layout, spectrum, per_axis, options.step, combined_only=True)
         evidence[p] = float(z_from_log_p(combined.log_p[:, -1]).double().sum())
     best = max(evidence, key=evidence.__getitem__)
     per_axis = (1, best) if dims == 1 else (best, best)
     peaks = search(batch) if options.offgrid else None
-    return _result(
-        _energies(spectrum, per_axis), spectrum, per_axis, options, evidence, None, peaks
-    )
+    energies = _energies(spectrum, per_axis, gathered[best])
+    return _result(energies, spectrum, per_axis, options, evidence, None, peaks)
