@@ -339,3 +339,120 @@ def test_a_fixed_model_that_cannot_be_pickled_is_one_line_and_nothing_written(
     )
     assert code == 2 and out == "" and not out_file.exists()
     assert err.count("\n") == 1 and "cannot be saved whole with torch.save" in err
+
+
+# ----------------------------------------------------------------- --checkpoint (state dicts)
+
+
+def _checkpoint_files(user_file: Path) -> dict[str, Path]:
+    """State dicts for USER_MODEL's ``make``: its deconvolution silenced (zero weights,
+    bias 0.5: a constant, grid-free output), saved bare, nested, with DataParallel's
+    prefix, with a key missing, and with a wrong shape."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("checkpoint_source", user_file)
+    assert spec is not None and spec.loader is not None
+    source = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(source)
+    model = source.make()
+    with torch.no_grad():
+        model[0].weight.zero_()
+        model[0].bias.fill_(0.5)
+    state = model.state_dict()
+    folder = user_file.parent
+    files = {
+        "bare": {k: v.clone() for k, v in state.items()},
+        "nested": {"epoch": 3, "state_dict": state},
+        "dataparallel": {f"module.{k}": v for k, v in state.items()},
+        "missing": {"0.weight": state["0.weight"]},
+        "shape": {"0.weight": torch.zeros(8, 3, 5, 5), "0.bias": state["0.bias"]},
+        "not_a_state": {"epoch": 3, "note": "no tensors here"},
+    }
+    paths = {}
+    for name, value in files.items():
+        paths[name] = folder / f"{name}.pth"
+        torch.save(value, paths[name])
+    return paths
+
+
+@pytest.mark.parametrize("variant", ["bare", "nested", "dataparallel"])
+def test_a_checkpoint_is_loaded_into_the_model_the_factory_builds(
+    capsys, user_file: Path, variant: str
+) -> None:
+    paths = _checkpoint_files(user_file)
+    target = f"{user_file}:make"
+    shape = ["--input-shape", "1,8,16,16", "--seeds", "2", "--json"]
+    code, out, _ = run_cli(capsys, "audit", target, *shape)
+    random_weights = json.loads(out)["given_score"]["median_db"]
+    code, out, err = run_cli(capsys, "audit", target, *shape, "--checkpoint", str(paths[variant]))
+    silenced = json.loads(out)["given_score"]["median_db"]
+    assert code == 1, err  # the structure is still uneven, whatever the weights
+    # the silenced deconvolution paints a constant: exactly 0 dB (the score's floor)
+    assert random_weights > 1 and abs(silenced) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("variant", "message"),
+    [
+        ("missing", "does not fit the model: keys 1 missing (e.g. '0.bias')"),
+        ("shape", "does not fit the model: RuntimeError"),
+        ("not_a_state", "holds a dict with no state_dict in it"),
+    ],
+)
+def test_a_checkpoint_that_does_not_fit_is_one_line(
+    capsys, user_file: Path, variant: str, message: str
+) -> None:
+    paths = _checkpoint_files(user_file)
+    code, out, err = run_cli(
+        capsys,
+        *["audit", f"{user_file}:make", "--input-shape", "1,8,16,16", "--no-probe"],
+        *["--checkpoint", str(paths[variant])],
+    )
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+
+
+def test_a_checkpoint_with_code_in_it_is_refused_unrun(capsys, user_file: Path) -> None:
+    """weights_only=True: a pickle that would run code is refused, and the code never runs."""
+    marker = user_file.parent / "ran.txt"
+
+    class Payload:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (Path.write_text, (marker, "ran"))
+
+    evil = user_file.parent / "evil.pth"
+    torch.save({"state_dict": Payload()}, evil)
+    code, _, err = run_cli(
+        capsys,
+        *["audit", f"{user_file}:make", "--input-shape", "1,8,16,16", "--no-probe"],
+        *["--checkpoint", str(evil)],
+    )
+    assert code == 2 and "not a state_dict torch can read safely" in err
+    assert not marker.exists()
+
+
+def test_fix_projects_from_a_checkpoint(capsys, user_file: Path, tmp_path: Path) -> None:
+    paths = _checkpoint_files(user_file)
+    out_file = tmp_path / "fixed.pt"
+    code, out, err = run_cli(
+        capsys,
+        *["fix", f"{user_file}:make", "--input-shape", "1,8,16,16", "--seeds", "1"],
+        *["--checkpoint", str(paths["nested"]), "--weights", "project", "--json"],
+        *["--out", str(out_file)],
+    )
+    assert code == 0, err
+    fixed = torch.load(out_file, weights_only=False)
+    with torch.no_grad():  # the silenced deconvolution projects to a silenced resize-conv
+        assert torch.allclose(fixed(torch.randn(1, 8, 16, 16)), torch.tensor(0.5), atol=1e-5)
+    assert json.loads(out)["replacements"]
+
+
+@pytest.mark.parametrize("target", ["model.pt", "model.onnx"])
+def test_a_checkpoint_needs_a_model_to_load_into(capsys, tmp_path: Path, target: str) -> None:
+    path = tmp_path / target
+    path.write_bytes(b"x")
+    state = tmp_path / "state.pth"
+    torch.save({}, state)
+    code, _, err = run_cli(
+        capsys, "audit", str(path), "--input-shape", "1,8,4,4", "--checkpoint", str(state)
+    )
+    assert code == 2 and "--checkpoint" in err and err.count("\n") == 1

@@ -36,6 +36,7 @@ examples:
   checkerscope audit path/to/net.py:build --input-shape 1,3,256,256 --json
   checkerscope audit zoo:hifigan_msd --threads 1
   checkerscope audit generator.onnx --input-shape 1,100,1,1 --seeds 8
+  checkerscope audit models.py:Generator --checkpoint G_ema.pth --input-shape 1,3,64,64
 
 exit status: 0 clean, 1 artifacts found, 2 bad input
 """
@@ -62,6 +63,7 @@ def register(subparsers: Any) -> None:
         help="example input shape, batch first, e.g. 1,100,1,1 (not needed for zoo:; for "
         ".onnx only where the file leaves axes dynamic)",
     )
+    add_checkpoint_option(p)
     p.add_argument("--seeds", type=int, default=4, help="random inits to score (default 4)")
     p.add_argument(
         "--no-probe",
@@ -159,12 +161,15 @@ def target_files(target: str) -> list[str]:
     return [str(p) for p in (candidate.with_suffix(".py"), candidate / "__init__.py")]
 
 
-def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
+def load_target(
+    target: str, input_shape: str | None, checkpoint: str | None = None
+) -> tuple[Any, Any, str]:
     """``(model, example_input, name)`` for a zoo:, MODULE:CALLABLE or .pt target.
 
     The user's code (the import, the factory, the unpickling of a .pt file) runs inside
     :func:`~checkerscope.cli._usercode.user_code`: it cannot exit the command or write to
-    its stdout.
+    its stdout. ``checkpoint`` is a state dict loaded into the model built by the factory
+    (see :func:`load_checkpoint`).
 
     Raises:
         CheckerscopeError: one line naming what is wrong with the target.
@@ -172,12 +177,20 @@ def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
     import torch
     from torch import nn
 
+    if checkpoint is not None and target.endswith((".pt", ".pth")):
+        raise CheckerscopeError(
+            "--checkpoint needs a model to load into: give MODULE:CALLABLE or zoo:NAME, "
+            "not a saved model"
+        )
     if target.startswith("zoo:"):
         from checkerscope import zoo
 
         entry = zoo.get(target)
         example = _example_for(input_shape, target) if input_shape else entry.example_input()
-        return entry.build(), example, entry.name
+        model = entry.build()
+        if checkpoint is not None:
+            load_checkpoint(model, checkpoint)
+        return model, example, entry.name
     if target.endswith((".pt", ".pth")):
         path = Path(target)
         if not path.is_file():
@@ -224,7 +237,75 @@ def load_target(target: str, input_shape: str | None) -> tuple[Any, Any, str]:
         )
     if input_shape is not None or example is None:
         example = _example_for(input_shape, target)
+    if checkpoint is not None:
+        load_checkpoint(made, checkpoint)
     return made, example, type(made).__name__
+
+
+def add_checkpoint_option(parser: Any) -> None:
+    """``--checkpoint FILE``, shared by ``audit`` and ``fix``."""
+    parser.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="a state_dict (torch.save(model.state_dict()), also inside a dict under "
+        "'state_dict', 'model' or 'generator') loaded into the model MODULE:CALLABLE builds; "
+        "read with weights_only=True, so no code in it runs",
+    )
+
+
+_CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "generator", "netG", "params_ema")
+
+
+def load_checkpoint(model: Any, path_text: str) -> None:
+    """Load a state dict from ``path_text`` into ``model`` (strictly: every key must match).
+
+    Accepts a bare state dict or one nested under a usual key (``state_dict``, ``model``,
+    ``generator``, ...), and strips the ``module.`` prefix that ``DataParallel`` adds.
+
+    Raises:
+        CheckerscopeError: one line naming the file and what does not match.
+    """
+    import torch
+
+    path = Path(path_text)
+    if not path.is_file():
+        raise CheckerscopeError(f"--checkpoint: no such file: {quoted(path_text)}")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckerscopeError(
+            f"--checkpoint {quoted(path_text)} is not a state_dict torch can read safely: "
+            f"{one_line(exc)}"
+        ) from None
+    state = loaded
+    while isinstance(state, dict) and not any(isinstance(v, torch.Tensor) for v in state.values()):
+        key = next((k for k in _CHECKPOINT_KEYS if isinstance(state.get(k), dict)), None)
+        if key is None:
+            break
+        state = state[key]
+    if not isinstance(state, dict) or not any(isinstance(v, torch.Tensor) for v in state.values()):
+        kind = type(loaded).__name__
+        raise CheckerscopeError(
+            f"--checkpoint {quoted(path_text)} holds a {kind} with no state_dict in it "
+            f"(looked under {', '.join(_CHECKPOINT_KEYS)})"
+        )
+    if all(str(k).startswith("module.") for k in state):
+        state = {str(k)[len("module.") :]: v for k, v in state.items()}
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # a shape mismatch
+        raise CheckerscopeError(
+            f"--checkpoint {quoted(path_text)} does not fit the model: {one_line(exc)}"
+        ) from None
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]!r})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]!r})")
+        raise CheckerscopeError(
+            f"--checkpoint {quoted(path_text)} does not fit the model: keys " + " and ".join(parts)
+        )
 
 
 # --------------------------------------------------------------------------- run
@@ -274,10 +355,14 @@ def run(args: argparse.Namespace) -> int:
         raise CheckerscopeError(f"--seeds must be between 1 and 1000, got {args.seeds}")
     check_outputs(
         [OutputPath("--html", args.html, "report", is_checkerscope_html)],
-        inputs=target_files(args.target),
+        inputs=[*target_files(args.target), *([args.checkpoint] if args.checkpoint else [])],
         force=args.force,
     )
     if args.target.endswith(".onnx"):
+        if args.checkpoint:
+            raise CheckerscopeError(
+                "--checkpoint is for torch models; an ONNX file holds its own weights"
+            )
         from checkerscope.auditing import audit_onnx
         from checkerscope.cli._common import parse_shape
 
@@ -291,7 +376,7 @@ def run(args: argparse.Namespace) -> int:
             input_shape=shape,
         )
     else:
-        model, example, name = load_target(args.target, args.input_shape)
+        model, example, name = load_target(args.target, args.input_shape, args.checkpoint)
         with user_code(
             f"running {name} from {quoted(args.target)} (forward passes)", capture=False
         ):

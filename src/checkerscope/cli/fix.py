@@ -16,6 +16,8 @@ examples:
   checkerscope fix zoo:dcgan64_disc --downsample --out disc_fixed.pt --json
   checkerscope fix zoo:patchgan70 --downsample --blur-first --min-channels 4 --out d.pt
   checkerscope audit dcgan64_fixed.pt --input-shape 1,100,1,1
+  checkerscope fix models.py:Generator --checkpoint G.pth --input-shape 1,3,64,64 \
+      --weights project --out fixed.pt
   checkerscope fix trained.pt --input-shape 1,3,32,32 --weights project \
       --calibration photos/ --distill photos/ --steps 1000 --out fixed.pt
 
@@ -34,6 +36,8 @@ layers cannot be replaced faithfully), 2 bad input
 
 
 def register(subparsers: Any) -> None:
+    from checkerscope.cli.audit import add_checkpoint_option
+
     p = subparsers.add_parser(
         "fix",
         help="replace transposed convolutions (and strided convs) with artifact-free layers",
@@ -49,6 +53,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("target", help="zoo:NAME, MODULE:CALLABLE or model.pt")
     p.add_argument("--input-shape", metavar="SHAPE", help="example input shape, batch first")
+    add_checkpoint_option(p)
     p.add_argument(
         "--out",
         required=True,
@@ -149,10 +154,14 @@ def run(args: argparse.Namespace) -> int:
             OutputPath("--out", args.out, "model"),
             OutputPath("--html", args.html, "report", is_checkerscope_html),
         ],
-        inputs=[*target_files(args.target), *data_inputs],
+        inputs=[
+            *target_files(args.target),
+            *data_inputs,
+            *([args.checkpoint] if args.checkpoint else []),
+        ],
         force=args.force,
     )
-    model, example, name = load_target(args.target, args.input_shape)
+    model, example, name = load_target(args.target, args.input_shape, args.checkpoint)
     calibration = _data(args.calibration, example, "--calibration", crops=True)
     distill_data = _data(args.distill, example, "--distill", crops=False)
     with user_code(f"running {name} from {quoted(args.target)} (forward passes)", capture=False):
