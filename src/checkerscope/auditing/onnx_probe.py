@@ -58,7 +58,8 @@ def _input_shape(
         else:
             raise CheckerscopeError(
                 f"the ONNX input {name!r} has dynamic axes {_shape_text(declared)}: "
-                "pass --input-shape to probe it"
+                "give its shape to probe it (--input-shape, input_shape=) or audit the structure "
+                "only (--no-probe, probe=False)"
             )
     return tuple(shape)
 
