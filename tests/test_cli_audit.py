@@ -456,3 +456,24 @@ def test_a_checkpoint_needs_a_model_to_load_into(capsys, tmp_path: Path, target:
         capsys, "audit", str(path), "--input-shape", "1,8,4,4", "--checkpoint", str(state)
     )
     assert code == 2 and "--checkpoint" in err and err.count("\n") == 1
+
+
+def test_an_onnx_file_with_dynamic_sizes_needs_its_shape_to_be_probed(
+    capsys, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    model = torch.nn.Sequential(torch.nn.ConvTranspose2d(3, 3, 3, 2, 1, output_padding=1))
+    path = tmp_path / "dynamic.onnx"
+    axes = {"x": {0: "batch", 2: "height", 3: "width"}}
+    torch.onnx.export(
+        model, (torch.randn(1, 3, 16, 16),), str(path), input_names=["x"], dynamic_axes=axes,
+        dynamo=False,
+    )  # fmt: skip
+    code, out, err = run_cli(capsys, "audit", str(path))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--input-shape" in err and "--no-probe" in err
+    code, out, _ = run_cli(capsys, "audit", str(path), "--input-shape", "1,3,32,32", "--json")
+    assert code == 1 and json.loads(out)["given_score"] is not None
+    code, out, _ = run_cli(capsys, "audit", str(path), "--no-probe", "--json")
+    assert code == 1 and json.loads(out)["given_score"] is None
