@@ -42,6 +42,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_overlap.py
 	$(BIN)/python benchmarks/bench_score.py
 	$(BIN)/python benchmarks/bench_layers.py
+	$(BIN)/python benchmarks/audit_architectures.py
 
 clean:
 	rm -rf $(VENV) out test-output .mypy_cache
