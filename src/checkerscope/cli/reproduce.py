@@ -28,7 +28,8 @@ MAX_SEED = 2**63 - 1
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "reproduce",
-        help="measure the article's claims C1-C13; write claims.json, figures, report.html",
+        help="measure the article's claims C1-C13 (and C14, a penalty); write claims.json, "
+        "figures, report.html",
         description=(
             "Run the experiments that measure each claim of 'Deconvolution and Checkerboard "
             "Artifacts' and judge it with a rule fixed in advance. Writes DIR/claims.json "

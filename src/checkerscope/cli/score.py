@@ -85,7 +85,7 @@ exit status: 0 at least one file scored (and no --fail-above hit), 1 a file scor
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "score",
-        help="checkerboard score of image files (dB; about 0 = no grid)",
+        help="checkerboard score of image and audio files (dB; about 0 = no grid)",
         description=(
             "Score image files for checkerboard artifacts: the energy at the DFT bins of "
             "the grid's period over the energy expected there from neighbouring bins, in dB. "
