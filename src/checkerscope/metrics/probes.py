@@ -20,8 +20,25 @@ from checkerscope.metrics.score import CheckerboardScore, checkerboard_score
 __all__ = ["GradientProbe", "InitProbe", "probe_gradients", "probe_init"]
 
 
+class _ScoresInDb:
+    """The summaries both probes give of their per-sample scores ``db``."""
+
+    db: np.ndarray
+
+    @property
+    def mean_db(self) -> float:
+        return float(np.mean(self.db))
+
+    @property
+    def median_db(self) -> float:
+        return float(np.median(self.db))
+
+    def __float__(self) -> float:
+        return self.median_db
+
+
 @dataclass(frozen=True, repr=False)
-class InitProbe:
+class InitProbe(_ScoresInDb):
     """Scores of freshly initialised models (see :func:`probe_init`).
 
     Attributes:
@@ -39,17 +56,6 @@ class InitProbe:
     fingerprints: np.ndarray
     fingerprint: np.ndarray
     scores: CheckerboardScore
-
-    @property
-    def mean_db(self) -> float:
-        return float(np.mean(self.db))
-
-    @property
-    def median_db(self) -> float:
-        return float(np.median(self.db))
-
-    def __float__(self) -> float:
-        return self.median_db
 
     def __repr__(self) -> str:
         period = "x".join(str(p) for p in self.period)
@@ -144,7 +150,7 @@ def probe_init(
 
 
 @dataclass(frozen=True, repr=False)
-class GradientProbe:
+class GradientProbe(_ScoresInDb):
     """Score of the input gradients of a model (see :func:`probe_gradients`).
 
     Attributes:
@@ -160,17 +166,6 @@ class GradientProbe:
     fingerprint: np.ndarray
     gradient: np.ndarray
     score: CheckerboardScore
-
-    @property
-    def mean_db(self) -> float:
-        return float(np.mean(self.db))
-
-    @property
-    def median_db(self) -> float:
-        return float(np.median(self.db))
-
-    def __float__(self) -> float:
-        return self.median_db
 
     def __repr__(self) -> str:
         period = "x".join(str(p) for p in self.period)
