@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from checkerscope import zoo
-from checkerscope.cli import main
+from cli_runner import run_cli
 
 USER_MODEL = textwrap.dedent(
     """
@@ -42,12 +42,6 @@ def user_file(tmp_path: Path) -> Path:
     path = tmp_path / "user_models.py"
     path.write_text(USER_MODEL)
     return path
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_zoo_model_with_uneven_deconvolutions_exits_1(capsys) -> None:

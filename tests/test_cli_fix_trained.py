@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from checkerscope.cli import main
+from cli_runner import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +32,6 @@ def saved(tmp_path_factory) -> dict:
         pixels = (inputs[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         Image.fromarray(np.tile(pixels, (2, 2, 1))).save(images / f"{i}.png")
     return {"folder": folder, "model": model_path, "images": images}
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_fix_projects_calibrates_and_distils(saved, capsys) -> None:

@@ -30,9 +30,9 @@ import torch
 from PIL import Image
 
 import checkerscope.experiments.runner as runner
-from checkerscope.cli import main
 from checkerscope.errors import CheckerscopeError
 from checkerscope.experiments import CLAIM_IDS, claim_module_name
+from cli_runner import run_cli as cli
 from test_experiments import fake_claim_module
 
 RNG = np.random.default_rng(14)
@@ -60,12 +60,6 @@ def one_line_error(err: str, command: str, *fragments: str) -> None:
     assert lines[0].startswith(f"checkerscope {command}: error: "), err
     for fragment in fragments:
         assert fragment in lines[0], (fragment, err)
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def child(
