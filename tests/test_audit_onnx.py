@@ -31,7 +31,8 @@ DYNAMO = {
 }
 
 
-def export(name: str, folder: Path) -> Path:
+def export(name: str, folder: Path) -> tuple[nn.Module, Path]:
+    """The zoo model ``name`` (eval mode) and its ONNX export in ``folder``."""
     entry = zoo.MODELS[name]
     model = entry.build().eval()
     path = folder / f"{name}.onnx"
@@ -41,7 +42,7 @@ def export(name: str, folder: Path) -> Path:
             torch.onnx.export(model, (entry.example_input(),), str(path), dynamo=name in DYNAMO)
         except Exception as exc:  # pragma: no cover - depends on the installed exporter
             pytest.skip(f"torch.onnx.export cannot export {name}: {type(exc).__name__}")
-    return path
+    return model, path
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,7 @@ def export(name: str, folder: Path) -> Path:
 def test_onnx_export_gets_the_torch_verdicts(name: str, tmp_path: Path) -> None:
     entry = zoo.MODELS[name]
     torch_report = cs.audit(entry.build(), entry.example_input(), probe=False)
-    path = export(name, tmp_path)
+    _, path = export(name, tmp_path)
     onnx_report = cs.audit_onnx(path, probe=False)
     assert onnx_report.source == "onnx" and onnx_report.init_score is None
     mine = [(layer.verdict, layer.period, layer.direction) for layer in onnx_report.layers]
@@ -69,17 +70,9 @@ def test_onnx_export_gets_the_torch_verdicts(name: str, tmp_path: Path) -> None:
 )
 def test_onnx_audit_with_onnxruntime_reaches_the_torch_verdict(name: str, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    entry = zoo.MODELS[name]
     torch.manual_seed(0)
-    model = entry.build().eval()
-    path = tmp_path / f"{name}.onnx"
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        try:
-            torch.onnx.export(model, (entry.example_input(),), str(path), dynamo=name in DYNAMO)
-        except Exception as exc:  # pragma: no cover - depends on the installed exporter
-            pytest.skip(f"torch.onnx.export cannot export {name}: {type(exc).__name__}")
-    torch_report = cs.audit(model, entry.example_input(), seeds=2)
+    model, path = export(name, tmp_path)
+    torch_report = cs.audit(model, zoo.MODELS[name].example_input(), seeds=2)
     onnx_report = cs.audit_onnx(path, seeds=2)
     assert onnx_report.verdict == torch_report.verdict
     if onnx_report.kind != "downsampler":
@@ -92,7 +85,7 @@ def test_onnx_audit_with_onnxruntime_reaches_the_torch_verdict(name: str, tmp_pa
 
 
 def test_onnx_report_renders(tmp_path: Path) -> None:
-    report = cs.audit_onnx(export("johnson_deconv", tmp_path))
+    report = cs.audit_onnx(export("johnson_deconv", tmp_path)[1])
     assert "ConvTranspose" in str(report) and "uneven overlap" in str(report)
     assert report.to_dict()["source"] == "onnx"
     assert "data:image/png" in report.to_html(tmp_path / "r.html")
