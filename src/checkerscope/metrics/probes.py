@@ -15,30 +15,20 @@ import numpy as np
 import torch
 
 from checkerscope.errors import CheckerscopeError
-from checkerscope.metrics.score import CheckerboardScore, checkerboard_score
+from checkerscope.metrics.score import CheckerboardScore, _ScoresInDb, checkerboard_score
 
 __all__ = ["GradientProbe", "InitProbe", "probe_gradients", "probe_init"]
 
 
-class _ScoresInDb:
-    """The summaries both probes give of their per-sample scores ``db``."""
-
-    db: np.ndarray
-
-    @property
-    def mean_db(self) -> float:
-        return float(np.mean(self.db))
-
-    @property
-    def median_db(self) -> float:
-        return float(np.median(self.db))
+class _ProbeScores(_ScoresInDb):
+    """A probe's scores; ``float()`` of a probe is their median."""
 
     def __float__(self) -> float:
         return self.median_db
 
 
 @dataclass(frozen=True, repr=False)
-class InitProbe(_ScoresInDb):
+class InitProbe(_ProbeScores):
     """Scores of freshly initialised models (see :func:`probe_init`).
 
     Attributes:
@@ -150,7 +140,7 @@ def probe_init(
 
 
 @dataclass(frozen=True, repr=False)
-class GradientProbe(_ScoresInDb):
+class GradientProbe(_ProbeScores):
     """Score of the input gradients of a model (see :func:`probe_gradients`).
 
     Attributes:

@@ -149,8 +149,24 @@ class _GridFields:
     notes: tuple[str, ...]
 
 
+class _ScoresInDb:
+    """Summaries of per-sample scores ``db`` (dB), shared by the score and the probes."""
+
+    db: np.ndarray
+
+    @property
+    def mean_db(self) -> float:
+        """Mean of the per-sample scores in dB."""
+        return float(np.mean(self.db))
+
+    @property
+    def median_db(self) -> float:
+        """Median of the per-sample scores in dB."""
+        return float(np.median(self.db))
+
+
 @dataclass(frozen=True, repr=False)
-class CheckerboardScore:
+class CheckerboardScore(_ScoresInDb):
     """The checkerboard score of one image or a batch (see :func:`checkerboard_score`).
 
     Attributes:
@@ -247,16 +263,6 @@ class CheckerboardScore:
                 "use .db for the per-image values"
             )
         return float(self.db[0])
-
-    @property
-    def mean_db(self) -> float:
-        """Mean of the per-image scores in dB."""
-        return float(np.mean(self.db))
-
-    @property
-    def median_db(self) -> float:
-        """Median of the per-image scores in dB."""
-        return float(np.median(self.db))
 
     @property
     def runner_up(self) -> int | None:
