@@ -64,9 +64,6 @@ from __future__ import annotations
 
 # private names that checkerscope.functional and the tests read from here
 from checkerscope.metrics._spectral import (  # noqa: F401
-    _MEDIAN_SCALE,
-    _NEIGHBOURS,
-    _PRECISION_MARGIN,
     _cropped,
     _Energies,
     _energies,
@@ -75,7 +72,6 @@ from checkerscope.metrics._spectral import (  # noqa: F401
     _parse_period,
     _Spectrum,
     _spectrum,
-    _take,
 )
 from checkerscope.metrics.offgrid import OffGridPeaks
 from checkerscope.metrics.probes import GradientProbe, InitProbe, probe_gradients, probe_init
