@@ -64,6 +64,7 @@ from __future__ import annotations
 
 # private names that checkerscope.functional and the tests read from here
 from checkerscope.metrics._spectral import (  # noqa: F401
+    _NEIGHBOURS,
     _cropped,
     _Energies,
     _energies,
