@@ -38,6 +38,7 @@ __all__ = [
     "copy_model",
     "is_on_meta",
     "legacy_norm_hooks",
+    "picklable",
     "preserved",
     "reset_parameters_",
     "unwrap",
@@ -222,3 +223,38 @@ def copy_model(model: nn.Module) -> nn.Module:
     finally:
         for module, name, value in computed:
             module.__dict__[name] = value
+
+
+def picklable(model: nn.Module) -> tuple[nn.Module, int]:
+    """``(model, 0)``, or a copy with every parametrization folded into a plain tensor, and
+    how many there were: ``torch.save`` refuses whole modules that carry
+    ``torch.nn.utils.parametrize`` parametrizations (the current weight and spectral norm).
+    The outputs are the same; the norm has to be applied again to train further.
+
+    Examples:
+        >>> import io
+        >>> from torch.nn.utils import parametrizations
+        >>> normed = parametrizations.weight_norm(nn.Conv1d(2, 2, 3))
+        >>> plain, folded = picklable(nn.Sequential(normed))
+        >>> folded, type(plain[0].weight).__name__
+        (1, 'Parameter')
+        >>> torch.save(plain, io.BytesIO())
+    """
+    if not any(parametrize.is_parametrized(m) for m in model.modules()):
+        return model, 0
+    baked = copy_model(model)
+    count = 0
+    module: Any
+    for module in baked.modules():
+        if parametrize.is_parametrized(module):
+            for tensor_name in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(module, tensor_name, leave_parametrized=True)
+                count += 1
+            # weight_norm's hook that upgrades old checkpoints to the parametrized layout is
+            # a local function (unpicklable) and has nothing left to upgrade
+            hooks = module._load_state_dict_pre_hooks
+            for key, hook in list(hooks.items()):
+                function = getattr(hook, "hook", hook)
+                if "norm.<locals>" in getattr(function, "__qualname__", ""):
+                    del hooks[key]
+    return baked, count

@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
     from checkerscope._files import display_name
     from checkerscope.auditing import fix
+    from checkerscope.auditing.wrappers import picklable
     from checkerscope.cli._common import (
         OutputPath,
         check_outputs,
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
             args.seeds,
             f"{name} (fixed)",
         )
-    saved, baked = _saveable(fixed)
+    saved, baked = picklable(fixed)
     buffer = io.BytesIO()
     try:
         torch.save(saved, buffer)
@@ -247,34 +248,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved {display_name(args.out)}")
     unfaithful = distilled is not None and not distilled.faithful
     return 1 if after.has_artifacts or unfaithful else 0
-
-
-def _saveable(model: Any) -> tuple[Any, int]:
-    """``(model, 0)``, or a copy with every parametrization folded into a plain tensor and
-    how many there were: ``torch.save`` refuses whole modules that carry
-    ``torch.nn.utils.parametrize`` parametrizations (the current weight norm API)."""
-    from torch.nn.utils import parametrize
-
-    from checkerscope.auditing.wrappers import copy_model
-
-    if not any(parametrize.is_parametrized(m) for m in model.modules()):
-        return model, 0
-    baked = copy_model(model)
-    count = 0
-    module: Any
-    for module in baked.modules():
-        if parametrize.is_parametrized(module):
-            for tensor_name in list(module.parametrizations.keys()):
-                parametrize.remove_parametrizations(module, tensor_name, leave_parametrized=True)
-                count += 1
-            # weight_norm's hook that upgrades old checkpoints to the parametrized layout is
-            # a local function (unpicklable) and has nothing left to upgrade
-            hooks = module._load_state_dict_pre_hooks
-            for key, hook in list(hooks.items()):
-                function = getattr(hook, "hook", hook)
-                if "norm.<locals>" in getattr(function, "__qualname__", ""):
-                    del hooks[key]
-    return baked, count
 
 
 def _data(text: str | None, example: Any, flag: str, crops: bool) -> Any:
