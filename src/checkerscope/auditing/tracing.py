@@ -662,9 +662,10 @@ class _Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
         inputs = [t for t in _tensors((args, kwargs))]
-        if not inputs or _base_name(func) in _SHAPE_ONLY:
+        name = _base_name(func)
+        if not inputs or name in _SHAPE_ONLY:
             return result
-        if _base_name(func) != "__setitem__":
+        if name != "__setitem__":
             for tensor in inputs:
                 if getattr(tensor, _PENDING, None) is not None:
                     self.resolve_pending(tensor)
@@ -672,7 +673,6 @@ class _Recorder(TorchFunctionMode):
             *(getattr(t, _PREDS, frozenset()) for t in inputs)
         )
         learned = any(self.is_learned(t) for t in inputs)
-        name = _base_name(func)
         if any(True for _ in _tensors(result)):
             for tensor in inputs:
                 producer = getattr(tensor, _DIRECT, None)
