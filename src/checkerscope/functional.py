@@ -31,8 +31,9 @@ from functools import lru_cache
 
 import torch
 
-from checkerscope import metrics
 from checkerscope.errors import CheckerscopeError
+from checkerscope.metrics import _spectral
+from checkerscope.metrics._layout import _cropped, _parse_period
 
 __all__ = [
     "checkerboard_score",
@@ -70,9 +71,9 @@ def _as_batch(x: torch.Tensor, dims: int) -> torch.Tensor:
     raise CheckerscopeError(f"dims must be 1 or 2, got {dims!r}")
 
 
-def _spectrum(x: torch.Tensor) -> metrics._Spectrum:
+def _spectrum(x: torch.Tensor) -> _spectral._Spectrum:
     """The transforms the score reads, without the NaN check (it would copy to the host)."""
-    return metrics._spectrum(x, check_finite=False)
+    return _spectral._spectrum(x, check_finite=False)
 
 
 def harmonic_energy_ratio(
@@ -102,9 +103,9 @@ def harmonic_energy_ratio(
     batch = _as_batch(x, dims)
     if batch.dtype not in (torch.float32, torch.float64):
         batch = batch.float()
-    per_axis = metrics._parse_period(period, dims)
-    cropped = metrics._cropped(batch, per_axis, dims)
-    energies = metrics._energies(_spectrum(cropped), per_axis)
+    per_axis = _parse_period(period, dims)
+    cropped = _cropped(batch, per_axis, dims)
+    energies = _spectral._energies(_spectrum(cropped), per_axis)
     harmonic = (energies.harmonic + energies.floor).sum(dim=(-2, -1))
     expected = (energies.expected + energies.floor).sum(dim=(-2, -1))
     return harmonic, expected
@@ -171,7 +172,7 @@ def periodic_component(
     """
     if dims not in (1, 2):
         raise CheckerscopeError(f"dims must be 1 or 2, got {dims!r}")
-    per_axis = metrics._parse_period(period, dims)
+    per_axis = _parse_period(period, dims)
     periods = per_axis if dims == 2 else per_axis[1:]
     if x.ndim < dims:
         raise CheckerscopeError(f"expected at least {dims} axes, got shape {tuple(x.shape)}")
@@ -216,7 +217,7 @@ def _grid_solver(
     count = period_h * period_w
     units = torch.eye(count, dtype=dtype, device=device).reshape(count, 1, period_h, period_w)
     tiled = units.repeat(1, 1, height // period_h, width // period_w)
-    energies = metrics._energies(_spectrum(tiled), period)
+    energies = _spectral._energies(_spectrum(tiled), period)
     matrix = energies.harmonic_bins[:, 0, :].T  # (bins, count) complex
     stacked = torch.cat([matrix.real, matrix.imag])
     return torch.linalg.pinv(stacked), energies.layout.harmonic_phase
@@ -254,9 +255,9 @@ def grid_component(x: torch.Tensor, period: int | Sequence[int] = 2, dims: int =
     """
     batch = _as_batch(x, dims)
     work = batch if batch.dtype in (torch.float32, torch.float64) else batch.float()
-    per_axis = metrics._parse_period(period, dims)
-    cropped = metrics._cropped(work, per_axis, dims)
-    bins = metrics._energies(_spectrum(cropped), per_axis).harmonic_bins  # (N, C, bins)
+    per_axis = _parse_period(period, dims)
+    cropped = _cropped(work, per_axis, dims)
+    bins = _spectral._energies(_spectrum(cropped), per_axis).harmonic_bins  # (N, C, bins)
     solver, _ = _grid_solver(
         cropped.shape[-2], cropped.shape[-1], per_axis, work.dtype, str(work.device)
     )

@@ -62,20 +62,15 @@ Examples:
 
 from __future__ import annotations
 
-# private names that checkerscope.functional and the tests read from here
-from checkerscope.metrics._spectral import (  # noqa: F401
+from typing import Any
+
+# private names the tests read from here
+from checkerscope.metrics._layout import (  # noqa: F401
     _NEIGHBOURS,
     _cropped,
-    _Energies,
-    _energies,
     _layout,
-    _median_of_last_axis,
     _parse_period,
-    _Spectrum,
-    _spectrum,
 )
-from checkerscope.metrics.offgrid import OffGridPeaks
-from checkerscope.metrics.probes import GradientProbe, InitProbe, probe_gradients, probe_init
 from checkerscope.metrics.score import (
     AUTO_PERIODS,
     SIGNIFICANT_Z,
@@ -98,3 +93,21 @@ __all__ = [
     "probe_gradients",
     "probe_init",
 ]
+
+# Names whose modules import torch, imported on first use: scoring NumPy images (what
+# `checkerscope score` does) never pays torch's import, about 2 s.
+_IMPORTED_ON_USE = {
+    "OffGridPeaks": "checkerscope.metrics.offgrid",
+    "GradientProbe": "checkerscope.metrics.probes",
+    "InitProbe": "checkerscope.metrics.probes",
+    "probe_gradients": "checkerscope.metrics.probes",
+    "probe_init": "checkerscope.metrics.probes",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _IMPORTED_ON_USE:
+        import importlib
+
+        return getattr(importlib.import_module(_IMPORTED_ON_USE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,16 +34,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import torch
 
-from checkerscope.metrics._spectral import (
+from checkerscope.metrics._layout import (
     _NEIGHBOURS,
-    _floor,
-    _Layout,
+    _Bins,
     _layout,
-    _median_of_last_axis,
+    _median_of_neighbours,
     _pattern,
-    _Spectrum,
 )
 from checkerscope.metrics.null import log_sidak, log_survival, median_weights
 
@@ -66,22 +63,19 @@ _LEAK_SHARPNESS = 4.0
 class _HarmonicModel:
     """Static facts about the harmonics of one layout that the significance needs."""
 
-    log_offset: torch.Tensor  # (K, NB) log(f_neighbour / f_harmonic)
-    centred_offset: torch.Tensor  # (K, NB) the same minus its mean per harmonic
+    log_offset: np.ndarray  # (K, NB) log(f_neighbour / f_harmonic)
+    centred_offset: np.ndarray  # (K, NB) the same minus its mean per harmonic
     offset_spread: float  # sum of centred_offset ** 2
-    groups: tuple[tuple[torch.Tensor, bool, int], ...]  # (harmonic indices, real, count)
-    adjacent: torch.Tensor  # (K, NB) float: 1 where the neighbour touches the harmonic
-    median_mean: torch.Tensor  # (K,) expected median of `count` unit exponentials
+    groups: tuple[tuple[np.ndarray, bool, int], ...]  # (harmonic indices, real, count)
+    adjacent: np.ndarray  # (K, NB) bool: the neighbour touches the harmonic
+    median_mean: np.ndarray  # (K,) expected median of `count` unit exponentials
 
 
 @lru_cache(maxsize=512)
-def _harmonic_model(
-    height: int, width: int, period: tuple[int, int], device: str
-) -> _HarmonicModel:
-    layout = _layout(height, width, period, device)
+def _harmonic_model(height: int, width: int, period: tuple[int, int]) -> _HarmonicModel:
+    layout = _layout(height, width, period)
     k = layout.n_harmonics
-    rows = layout.row.cpu().numpy()
-    cols = layout.col.cpu().numpy()
+    rows, cols = layout.row, layout.col
     freq_rows = np.minimum(rows, height - rows) / height
     freq_cols = np.minimum(cols, width - cols) / width
     radius = np.hypot(freq_rows, freq_cols)
@@ -89,7 +83,6 @@ def _harmonic_model(
     neighbour_radius = radius[k:].reshape(k, _NEIGHBOURS)
     log_offset = np.log(neighbour_radius / harmonic_radius[:, None])
     centred = log_offset - log_offset.mean(axis=1, keepdims=True)
-
     harmonic_rows, harmonic_cols = rows[:k], cols[:k]
     real = np.isin(harmonic_rows, [0, height / 2]) & np.isin(harmonic_cols, [0, width / 2])
     neighbour_rows = rows[k:].reshape(k, _NEIGHBOURS)
@@ -103,24 +96,22 @@ def _harmonic_model(
     step_rows = (neighbour_rows - harmonic_rows[:, None] + height // 2) % height - height // 2
     step_cols = (neighbour_cols - harmonic_cols[:, None] + width // 2) % width - width // 2
     adjacent = (np.abs(step_rows) <= 1) & (np.abs(step_cols) <= 1)
-
     groups = []
     for is_real, count in sorted(set(zip(real.tolist(), counts.tolist(), strict=True))):
         which = np.flatnonzero((real == is_real) & (counts == count))
-        groups.append((torch.from_numpy(which).to(device), bool(is_real), int(count)))
+        groups.append((which, bool(is_real), int(count)))
     median_mean = np.array([sum(median_weights(int(c))) for c in counts])
-    as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
     return _HarmonicModel(
-        log_offset=as_tensor(log_offset),
-        centred_offset=as_tensor(centred),
+        log_offset=log_offset,
+        centred_offset=centred,
         offset_spread=float((centred**2).sum()),
         groups=tuple(groups),
-        adjacent=as_tensor(adjacent.astype(np.float64)),
-        median_mean=as_tensor(median_mean),
+        adjacent=adjacent,
+        median_mean=median_mean,
     )
 
 
-def combination_weights(channels: int) -> torch.Tensor:
+def combination_weights(channels: int) -> np.ndarray:
     """Weights of the combined channel: BT.601 luma for 3 channels, the mean otherwise.
 
     Examples:
@@ -128,85 +119,74 @@ def combination_weights(channels: int) -> torch.Tensor:
         ([0.299, 0.587, 0.114], [0.5, 0.5])
     """
     if channels == 3:
-        return torch.tensor(LUMA_WEIGHTS, dtype=torch.float64)
-    return torch.full((channels,), 1.0 / channels, dtype=torch.float64)
+        return np.array(LUMA_WEIGHTS)
+    return np.full(channels, 1.0 / channels)
 
 
 @dataclass(frozen=True)
 class _GridEstimate:
     """Per image and channel, the last channel being the combined one: ``(N, C + 1)``."""
 
-    log_p: torch.Tensor  # natural log of the p-value (Šidák over the harmonics)
-    rms: torch.Tensor  # RMS of the periodic component, in input units
-    peak_to_peak: torch.Tensor  # peak-to-peak of its denoised pattern, in input units
-    leak: torch.Tensor  # bool: some harmonic was discounted as the leak of a nearby peak
+    log_p: np.ndarray  # natural log of the p-value (Šidák over the harmonics)
+    rms: np.ndarray  # RMS of the periodic component, in input units
+    peak_to_peak: np.ndarray  # peak-to-peak of its denoised pattern, in input units
+    leak: np.ndarray  # bool: some harmonic was discounted as the leak of a nearby peak
 
 
 def _estimate(
-    values: torch.Tensor,
-    layout: _Layout,
-    spectrum: _Spectrum,
+    bins: _Bins,
     period: tuple[int, int],
     step: float | None = None,
     combined_only: bool = False,
 ) -> _GridEstimate:
     """Significance and amplitude of the periodic component, per channel and combined.
 
-    ``values`` are the periodic component's complex values at the bins the layout reads,
-    ``(N, C, M)``. With ``combined_only`` only the combined channel is estimated (what
-    ``period="auto"`` compares), and the results have one column.
+    With ``combined_only`` only the combined channel is estimated (what ``period="auto"``
+    compares), and the results have one column.
 
     ``step`` is the input's quantisation step: rounding to it adds white noise of variance
     ``step^2 / 12`` per sample, so no bin of a stored image can be expected to hold less
     than ``H W step^2 / 12``. Used as a floor under the expected energy, it keeps the
     deterministic sub-step structure of a smooth 8-bit gradient from counting as a grid.
     """
-    model = _harmonic_model(spectrum.height, spectrum.width, period, str(spectrum.values.device))
-    k = layout.n_harmonics
-    weights = combination_weights(values.shape[1]).to(values.device)
-    combined = torch.einsum("c,ncm->nm", weights.to(values.dtype), values)[:, None]
-    channel_floor = _floor(values.real.square() + values.imag.square(), spectrum)
-    combined_floor = (weights.square().to(channel_floor)[:, None] * channel_floor).sum(1, True)
+    model = _harmonic_model(bins.height, bins.width, period)
+    k = bins.layout.n_harmonics
+    weights = combination_weights(bins.values.shape[1])
+    combined = np.einsum("c,ncm->nm", weights, bins.values)[:, None]
+    channel_floor = bins.floor()
+    combined_floor = (weights[:, None] ** 2 * channel_floor).sum(1, keepdims=True)
     if combined_only:
         values, floor = combined, combined_floor
-        per_channel = weights.square().sum()[None]
+        per_channel = np.array([(weights**2).sum()])
     else:
-        values = torch.cat([values, combined], dim=1)
-        floor = torch.cat([channel_floor, combined_floor], dim=1)
-        per_channel = torch.cat([torch.ones_like(weights), weights.square().sum()[None]])
-
-    energy = values.real.square() + values.imag.square()
+        values = np.concatenate([bins.values, combined], axis=1)
+        floor = np.concatenate([channel_floor, combined_floor], axis=1)
+        per_channel = np.concatenate([np.ones_like(weights), [(weights**2).sum()]])
+    energy = values.real**2 + values.imag**2
     harmonic = energy[..., :k] + floor
-    neighbours = energy[..., k:].unflatten(-1, (k, _NEIGHBOURS)) + floor[..., None]
-
-    dtype = energy.dtype
-    log_neighbours = neighbours.log()
+    neighbours = energy[..., k:].reshape(*energy.shape[:-1], k, _NEIGHBOURS) + floor[..., None]
     spread = model.offset_spread
-    fitted = -(log_neighbours * model.centred_offset.to(dtype)).sum((-2, -1)) / max(spread, 1e-30)
+    fitted = -(np.log(neighbours) * model.centred_offset).sum((-2, -1)) / max(spread, 1e-30)
     slope = (spread * fitted + _PRIOR_WEIGHT * _PRIOR_SLOPE) / (spread + _PRIOR_WEIGHT)
-    corrected = neighbours * torch.exp(slope[..., None, None] * model.log_offset.to(dtype))
-    median = _median_of_last_axis(corrected)
+    corrected = neighbours * np.exp(slope[..., None, None] * model.log_offset)
+    median = _median_of_neighbours(corrected)
     if step is not None:
-        noise = spectrum.height * spectrum.width * step**2 / 12.0
-        noise_floor = noise * per_channel[:, None].to(median) * model.median_mean.to(median)
-        median = torch.maximum(median, noise_floor.to(median.dtype))
-
+        noise = bins.height * bins.width * step**2 / 12.0
+        median = np.maximum(median, noise * per_channel[:, None] * model.median_mean)
     ratio = harmonic / median
-    log_p = torch.zeros_like(ratio)
+    log_p = np.zeros_like(ratio)
     for index, real, count in model.groups:
         log_p[..., index] = log_survival(ratio[..., index], real, count)
-    adjacent = (neighbours * model.adjacent.to(dtype)).amax(-1)
+    adjacent = np.where(model.adjacent, neighbours, 0.0).max(-1)
     leak = (adjacent > _LEAK_RAISED * median) & (harmonic < _LEAK_SHARPNESS * adjacent)
-    log_p = torch.where(leak, torch.zeros_like(log_p), log_p)
-    image_log_p = log_sidak(log_p.amin(-1), k)
-
-    expected = median / model.median_mean.to(dtype)
-    excess = (harmonic - expected).clamp(min=0.0)
-    excess = torch.where(leak, torch.zeros_like(excess), excess)
-    area = spectrum.height * spectrum.width
-    rms = excess.sum(-1).sqrt() / area
-    gain = (excess / harmonic).sqrt()
-    pattern = _pattern(values[..., :k] * gain.to(values.real.dtype), layout, spectrum, period)
-    flat = pattern.flatten(-2)
-    peak_to_peak = flat.amax(-1) - flat.amin(-1)
+    log_p = np.where(leak, 0.0, log_p)
+    image_log_p = log_sidak(log_p.min(-1), k)
+    expected = median / model.median_mean
+    excess = np.where(leak, 0.0, np.maximum(harmonic - expected, 0.0))
+    area = bins.height * bins.width
+    rms = np.sqrt(excess.sum(-1)) / area
+    gain = np.sqrt(excess / harmonic)
+    pattern = _pattern(values[..., :k] * gain, bins.layout, bins.height, bins.width, period)
+    flat = pattern.reshape(*pattern.shape[:-2], -1)
+    peak_to_peak = flat.max(-1) - flat.min(-1)
     return _GridEstimate(image_log_p, rms, peak_to_peak, leak.any(-1))

@@ -1,60 +1,30 @@
-"""The spectral machinery behind the score: bins, neighbourhoods, transforms, energies.
+"""The score's torch side: one ``rfft2`` of a batch, on its device, and the bins read from it.
 
-Everything here is private to :mod:`checkerscope.metrics`; the definitions are explained in
-the package docstring. The harmonic bins of a period ``(p_h, p_w)`` are the multiples of
-``(H / p_h, W / p_w)`` other than DC; each is compared with ``_NEIGHBOURS`` bins of the same
-kind around it (along the axis for a bin on a frequency axis, the nearest off-axis bins
-otherwise).
+Private to :mod:`checkerscope.metrics`. The layout of the bins and everything done with
+their values on the host live in :mod:`checkerscope.metrics._layout`; this module computes
+those values from a full transform (any period, any device, differentiable), which is what
+``period="auto"``, torch tensors and the device-side score in :mod:`checkerscope.functional`
+use.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
-import numpy as np
 import torch
 
 from checkerscope.errors import CheckerscopeError
-
-# Neighbour bins per harmonic bin used to estimate the energy expected there.
-_NEIGHBOURS = 24
-# Off-axis neighbours are taken from a square of this half-width around the harmonic.
-_OFF_AXIS_RADIUS = 4
-# Degenerate inputs (constant images, perfect synthetic grids): floor added to both sums,
-# relative to the mean energy of one bin.
-_RELATIVE_FLOOR = 1e-10
-_ABSOLUTE_FLOOR = 1e-30
-# Rounding of the FFT spreads about eps * log2(size) * |DC| over the other bins: the floor
-# covers it with this margin, so constant images score 0 dB in any float dtype.
-_PRECISION_MARGIN = 64.0
-
-
-def _median_of_exponentials(count: int) -> float:
-    """Expected sample median of ``count`` unit-mean exponential variables.
-
-    The energy of one DFT bin of a locally stationary signal is exponentially distributed
-    (chi-square with 2 degrees of freedom), so this converts a neighbour median into an
-    unbiased estimate of the mean energy. Order statistics of exponentials have the closed
-    form ``E[X_(j)] = sum_{i < j} 1 / (count - i)``.
-
-    Examples:
-        >>> round(_median_of_exponentials(1), 3), round(_median_of_exponentials(2001), 3)
-        (1.0, 0.693)
-    """
-
-    def order_statistic(j: int) -> float:
-        return sum(1.0 / (count - i) for i in range(j))
-
-    if count % 2:
-        return order_statistic(count // 2 + 1)
-    return 0.5 * (order_statistic(count // 2) + order_statistic(count // 2 + 1))
-
-
-_MEDIAN_SCALE = _median_of_exponentials(_NEIGHBOURS)
+from checkerscope.metrics._layout import (
+    _ABSOLUTE_FLOOR,
+    _MEDIAN_SCALE,
+    _NEIGHBOURS,
+    _RELATIVE_FLOOR,
+    _Bins,
+    _Layout,
+    _layout,
+    _precision_floor,
+)
 
 
 def _odd_even_merge_sort_network(size: int) -> list[tuple[int, int]]:
@@ -121,184 +91,43 @@ def _median_of_last_axis(values: torch.Tensor) -> torch.Tensor:
     return 0.5 * (wires[middle - 1] + wires[middle])
 
 
-def _parse_period(period: int | Sequence[int], dims: int) -> tuple[int, int]:
-    """Return the period as ``(p_h, p_w)``; 1-D signals get ``p_h == 1``."""
-    if isinstance(period, (int, np.integer)) and not isinstance(period, bool):
-        per_axis: tuple[int, ...] = (int(period),) * dims
-    elif isinstance(period, Sequence) and not isinstance(period, str):
-        per_axis = tuple(period)
-        if len(per_axis) != dims or not all(
-            isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in per_axis
-        ):
-            raise CheckerscopeError(
-                f"period must be an int, {dims} ints (one per axis) or 'auto', got {period!r}"
-            )
-        per_axis = tuple(int(p) for p in per_axis)
-    else:
-        raise CheckerscopeError(f"period must be an int, a tuple or 'auto', got {period!r}")
-    if any(p < 1 for p in per_axis) or all(p == 1 for p in per_axis):
-        raise CheckerscopeError(f"period must be >= 2 on at least one axis, got {period!r}")
-    return (1, per_axis[0]) if dims == 1 else (per_axis[0], per_axis[1])
-
-
-# --------------------------------------------------------------------------- bin layout
-
-
 @dataclass(frozen=True)
-class _Layout:
-    """Which rfft2 bins a score reads, and the factors of the smooth-component correction.
+class _DeviceLayout:
+    """A :class:`_Layout`'s index and factor arrays as tensors on one device."""
 
-    ``bins`` lists the harmonic bins first (``n_harmonics``), then ``_NEIGHBOURS`` bins
-    per harmonic. For every bin of the full spectrum ``(q, r)`` it stores the flat index
-    into the ``rfft2`` output, whether to conjugate, and the terms of Moisan's smooth
-    component ``S(q, r) = (A(r) (1 - w_q) + B(q) (1 - w_r)) / D(q, r)``.
-    """
+    layout: _Layout
+    rfft_index: torch.Tensor
+    conjugate: torch.Tensor
+    row: torch.Tensor
+    col: torch.Tensor
+    row_factor: torch.Tensor
+    col_factor: torch.Tensor
 
-    n_harmonics: int
-    rfft_index: torch.Tensor  # (M,) int64
-    conjugate: torch.Tensor  # (M,) bool
-    row: torch.Tensor  # (M,) int64, q
-    col: torch.Tensor  # (M,) int64, r
-    row_factor: torch.Tensor  # (M,) complex, (1 - exp(2 pi i q / H)) / D
-    col_factor: torch.Tensor  # (M,) complex, (1 - exp(2 pi i r / W)) / D
-    harmonic_phase: tuple[tuple[int, int], ...]  # (a, b) of each harmonic bin
+    @property
+    def n_harmonics(self) -> int:
+        return self.layout.n_harmonics
 
-
-def _neighbours_of(
-    q: int, r: int, height: int, width: int, is_harmonic: Callable[[int, int], bool]
-) -> list[tuple[int, int]]:
-    """The ``_NEIGHBOURS`` nearest usable bins of the same kind as harmonic bin ``(q, r)``."""
-    candidates: list[tuple[float, int, int]] = []
-    if q == 0 or r == 0:
-        # on an axis: walk along it (the axis is the only one when height or width is 1)
-        length = width if q == 0 else height
-        for step in range(1, length):
-            for sign in (1, -1):
-                k = ((r if q == 0 else q) + sign * step) % length
-                bin_ = (0, k) if q == 0 else (k, 0)
-                if k != 0 and not is_harmonic(*bin_):
-                    candidates.append((step, *bin_))
-            if len(candidates) >= _NEIGHBOURS:
-                break
-    else:
-        radius = _OFF_AXIS_RADIUS
-        while True:
-            candidates = []
-            for dq in range(-radius, radius + 1):
-                for dr in range(-radius, radius + 1):
-                    qq, rr = (q + dq) % height, (r + dr) % width
-                    if qq == 0 or rr == 0 or (dq, dr) == (0, 0) or is_harmonic(qq, rr):
-                        continue
-                    candidates.append((math.hypot(dq, dr), qq, rr))
-            if len(candidates) >= _NEIGHBOURS or radius >= max(height, width):
-                break
-            radius *= 2
-        # the same bin can be reached twice when the square wraps around a small image
-        candidates = sorted(set(candidates))
-    candidates.sort()
-    chosen = [(qq, rr) for _, qq, rr in candidates[:_NEIGHBOURS]]
-    if not chosen:
-        return []
-    # tiny images: repeat what there is, so that every harmonic has the same count
-    return [chosen[i % len(chosen)] for i in range(_NEIGHBOURS)]
-
-
-def _nearest_usable(
-    rows: np.ndarray, cols: np.ndarray, usable: np.ndarray, distance: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per harmonic (row of the candidate arrays), the ``_NEIGHBOURS`` nearest usable bins.
-
-    Candidates are ordered by ``distance`` already; returns ``None`` when some harmonic has
-    fewer usable distinct candidates than needed.
-    """
-    # drop repeats of one bin (the candidate square wraps around in small spectra)
-    flat = rows * (cols.max() + 1) + cols
-    order = np.argsort(flat, axis=1, kind="stable")
-    sorted_flat = np.take_along_axis(flat, order, axis=1)
-    repeat = np.zeros_like(usable)
-    np.put_along_axis(repeat, order[:, 1:], sorted_flat[:, 1:] == sorted_flat[:, :-1], axis=1)
-    usable = usable & ~repeat
-    if (usable.sum(axis=1) < _NEIGHBOURS).any():
-        return None
-    key = np.where(usable, distance, np.inf)
-    pick = np.argsort(key, axis=1, kind="stable")[:, :_NEIGHBOURS]
-    return np.take_along_axis(rows, pick, axis=1), np.take_along_axis(cols, pick, axis=1)
+    @property
+    def harmonic_phase(self) -> tuple[tuple[int, int], ...]:
+        return self.layout.harmonic_phase
 
 
 @lru_cache(maxsize=512)
-def _layout(height: int, width: int, period: tuple[int, int], device: str) -> _Layout:
-    period_h, period_w = period
-    step_h, step_w = height // period_h, width // period_w
-
-    def is_harmonic(q: Any, r: Any) -> Any:
-        return (q % step_h == 0) & (r % step_w == 0)
-
-    harmonics = [(a, b) for a in range(period_h) for b in range(period_w) if (a, b) != (0, 0)]
-    harmonic_bins = np.array([(a * step_h, b * step_w) for a, b in harmonics], dtype=np.int64)
-    neighbour_rows = np.zeros((len(harmonics), _NEIGHBOURS), dtype=np.int64)
-    neighbour_cols = np.zeros_like(neighbour_rows)
-    on_axis = (harmonic_bins[:, 0] == 0) | (harmonic_bins[:, 1] == 0)
-    for axis_kind in (True, False):
-        which = np.flatnonzero(on_axis == axis_kind)
-        if not len(which):
-            continue
-        q0, r0 = harmonic_bins[which, :1], harmonic_bins[which, 1:]
-        if axis_kind:
-            # along the axis the harmonic lies on (the only axis when height or width is 1)
-            length = np.where(q0 == 0, width, height)
-            steps = np.arange(1, max(height, width))
-            offsets = np.stack([steps, -steps], axis=1).reshape(-1)[None, :]
-            along_rows = q0 == 0
-            rows = np.where(along_rows, 0, (q0 + offsets) % height)
-            cols = np.where(along_rows, (r0 + offsets) % width, 0)
-            distance = np.broadcast_to(np.abs(offsets).astype(float), rows.shape)
-            usable = (np.abs(offsets) < length) & ((rows != 0) | (cols != 0))
-        else:
-            span = np.arange(-_OFF_AXIS_RADIUS, _OFF_AXIS_RADIUS + 1)
-            dq, dr = (d.reshape(1, -1) for d in np.meshgrid(span, span, indexing="ij"))
-            rows, cols = (q0 + dq) % height, (r0 + dr) % width
-            distance = np.broadcast_to(np.hypot(dq, dr), rows.shape)
-            usable = (rows != 0) & (cols != 0) & ((dq != 0) | (dr != 0))
-        usable = usable & ~is_harmonic(rows, cols)
-        picked = _nearest_usable(rows, cols, usable, distance)
-        if picked is not None:
-            neighbour_rows[which], neighbour_cols[which] = picked
-            continue
-        for index in which:  # small spectra: search wider, repeat what there is
-            chosen = _neighbours_of(
-                int(harmonic_bins[index, 0]),
-                int(harmonic_bins[index, 1]),
-                height,
-                width,
-                lambda q, r: bool(is_harmonic(q, r)),
+def _device_layout(height: int, width: int, period: tuple[int, int], device: str) -> _DeviceLayout:
+    layout = _layout(height, width, period)
+    return _DeviceLayout(
+        layout,
+        *(
+            torch.from_numpy(array).to(device)
+            for array in (
+                layout.rfft_index,
+                layout.conjugate,
+                layout.row,
+                layout.col,
+                layout.row_factor,
+                layout.col_factor,
             )
-            if not chosen:
-                raise CheckerscopeError(
-                    f"image of size {height}x{width} is too small for period {period_h}x{period_w}"
-                )
-            neighbour_rows[index] = [q for q, _ in chosen]
-            neighbour_cols[index] = [r for _, r in chosen]
-    rows = np.concatenate([harmonic_bins[:, 0], neighbour_rows.reshape(-1)])
-    cols = np.concatenate([harmonic_bins[:, 1], neighbour_cols.reshape(-1)])
-    half = width // 2 + 1
-    conjugate = cols >= half
-    rfft_rows = np.where(conjugate, (-rows) % height, rows)
-    rfft_cols = np.where(conjugate, (-cols) % width, cols)
-    w_q = np.exp(2j * np.pi * rows / height)
-    w_r = np.exp(2j * np.pi * cols / width)
-    laplacian = 2 * np.cos(2 * np.pi * rows / height) + 2 * np.cos(2 * np.pi * cols / width) - 4
-    # DC is never read, so the laplacian is never zero here
-    row_factor = (1 - w_q) / laplacian
-    col_factor = (1 - w_r) / laplacian
-    return _Layout(
-        n_harmonics=len(harmonics),
-        rfft_index=torch.from_numpy(rfft_rows * half + rfft_cols).to(device),
-        conjugate=torch.from_numpy(conjugate).to(device),
-        row=torch.from_numpy(rows).to(device),
-        col=torch.from_numpy(cols).to(device),
-        row_factor=torch.from_numpy(row_factor).to(device),
-        col_factor=torch.from_numpy(col_factor).to(device),
-        harmonic_phase=tuple(harmonics),
+        ),
     )
 
 
@@ -335,9 +164,7 @@ def _spectrum(x: torch.Tensor, check_finite: bool = True) -> _Spectrum:
     row_jump = torch.fft.fft(x[..., -1, :] - x[..., 0, :])
     col_jump = torch.fft.fft(x[..., :, -1] - x[..., :, 0])
     eps = torch.finfo(x.dtype).eps
-    # rounding spreads about eps * log2(size) * |DC| / sqrt(size) over each bin
-    dc = values[..., :1].abs()
-    precision_floor = (_PRECISION_MARGIN * eps * dc).square() / (height * width)
+    precision_floor = _precision_floor(values[..., :1], eps, height, width)
     return _Spectrum(values, row_jump, col_jump, precision_floor, height, width)
 
 
@@ -347,7 +174,7 @@ class _Energies:
     expected: torch.Tensor  # (N, C, n_harmonics) energy expected there
     floor: torch.Tensor  # (N, C, 1) floor per harmonic bin
     harmonic_bins: torch.Tensor  # (N, C, n_harmonics) complex values of the periodic part
-    layout: _Layout
+    layout: _DeviceLayout
     values: torch.Tensor  # (N, C, M) complex values of every bin read, harmonics first
 
 
@@ -357,9 +184,11 @@ def _take(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return flat.reshape(*values.shape[:-1], index.shape[0])
 
 
-def _periodic_values(spectrum: _Spectrum, period: tuple[int, int]) -> tuple[torch.Tensor, _Layout]:
+def _periodic_values(
+    spectrum: _Spectrum, period: tuple[int, int]
+) -> tuple[torch.Tensor, _DeviceLayout]:
     """Complex values of the periodic component at every bin one period reads, ``(N, C, M)``."""
-    layout = _layout(spectrum.height, spectrum.width, period, str(spectrum.values.device))
+    layout = _device_layout(spectrum.height, spectrum.width, period, str(spectrum.values.device))
     values = _take(spectrum.values, layout.rfft_index)
     values = torch.where(layout.conjugate, values.conj(), values)
     # subtract Moisan's smooth component, only at the bins read
@@ -378,7 +207,7 @@ def _floor(energy: torch.Tensor, spectrum: _Spectrum) -> torch.Tensor:
 def _energies(
     spectrum: _Spectrum,
     period: tuple[int, int],
-    gathered: tuple[torch.Tensor, _Layout] | None = None,
+    gathered: tuple[torch.Tensor, _DeviceLayout] | None = None,
 ) -> _Energies:
     """Harmonic and expected energies of the periodic component for one period.
 
@@ -394,42 +223,17 @@ def _energies(
     return _Energies(harmonic, expected, floor, values[..., :n_harm], layout, values)
 
 
-def _fingerprint(energies: _Energies, spectrum: _Spectrum, period: tuple[int, int]) -> np.ndarray:
-    """Zero-mean polyphase mean of the periodic component, ``(N, C, p_h, p_w)``.
-
-    ``X(a H / p_h, b W / p_w) = (H W / (p_h p_w)) * DFT(polyphase mean)(a, b)``, so the
-    pattern is a small inverse DFT of the harmonic bins (DC left at zero).
-    """
-    pattern = _pattern(energies.harmonic_bins, energies.layout, spectrum, period)
-    return pattern.double().cpu().numpy()
-
-
-def _pattern(
-    bins: torch.Tensor, layout: _Layout, spectrum: _Spectrum, period: tuple[int, int]
-) -> torch.Tensor:
-    """One period of the pattern whose DFT holds ``bins`` at the harmonics, ``(..., p_h, p_w)``."""
-    period_h, period_w = period
-    grid = torch.zeros(
-        (*bins.shape[:-1], period_h * period_w), dtype=bins.dtype, device=bins.device
+def _host_bins(
+    spectrum: _Spectrum,
+    period: tuple[int, int],
+    gathered: tuple[torch.Tensor, _DeviceLayout] | None = None,
+) -> _Bins:
+    """The bins one period reads, copied to the host in double precision."""
+    values, layout = gathered if gathered is not None else _periodic_values(spectrum, period)
+    return _Bins(
+        values.detach().to(torch.complex128).cpu().numpy(),
+        spectrum.precision_floor.detach().double().cpu().numpy(),
+        layout.layout,
+        spectrum.height,
+        spectrum.width,
     )
-    phase = torch.tensor([a * period_w + b for a, b in layout.harmonic_phase])
-    grid[..., phase.to(bins.device)] = bins
-    grid = grid.unflatten(-1, (period_h, period_w))
-    scale = (period_h * period_w) / (spectrum.height * spectrum.width)
-    return torch.fft.ifft2(grid * scale).real
-
-
-def _to_db(numerator: torch.Tensor, denominator: torch.Tensor) -> np.ndarray:
-    return (10.0 * torch.log10(numerator / denominator)).double().cpu().numpy()
-
-
-def _cropped(batch: torch.Tensor, period: tuple[int, int], dims: int) -> torch.Tensor:
-    """Crop to a multiple of the period, keeping the top-left origin."""
-    height, width = batch.shape[-2:]
-    for size, p, axis in ((height, period[0], "height"), (width, period[1], "width")):
-        if p > 1 and size < 2 * p:
-            what = "length" if dims == 1 else axis
-            raise CheckerscopeError(
-                f"{what} {size} is too small for period {p}: need at least {2 * p} samples"
-            )
-    return batch[..., : height - height % period[0], : width - width % period[1]]

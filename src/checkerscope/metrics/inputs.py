@@ -1,7 +1,8 @@
 """What the score accepts: arrays, tensors, PIL images and lists of them, in any common layout.
 
-:func:`as_batch` turns an input into a float tensor ``(N, C, H, W)`` (1-D signals get
-``H == 1``) and says what it knows about the input's units:
+:func:`as_batch` turns an input into a float batch ``(N, C, H, W)`` (1-D signals get
+``H == 1``), a NumPy array for everything but torch tensors, which stay tensors on their
+device, and says what it knows about the input's units:
 
 * **Layouts.** Channels first (``CHW``, ``NCHW``: torch's habit) and channels last
   (``HWC``, ``NHWC``: what PIL, imageio and diffusers pipelines return) are told apart by
@@ -22,11 +23,11 @@
 Examples:
     >>> import numpy as np
     >>> batch = as_batch(np.zeros((64, 48, 3), np.uint8), dims=2)  # HWC
-    >>> tuple(batch.tensor.shape), batch.value_range
-    ((1, 3, 64, 48), 255.0)
-    >>> tuple(as_batch(np.zeros((2, 3, 64, 48)), dims=2).tensor.shape)  # NCHW
+    >>> batch.data.shape, batch.data.dtype, batch.value_range
+    ((1, 3, 64, 48), dtype('float32'), 255.0)
+    >>> as_batch(np.zeros((2, 3, 64, 48)), dims=2).data.shape  # NCHW
     (2, 3, 64, 48)
-    >>> tuple(as_batch(np.zeros((48000, 2)), dims=1).tensor.shape)  # stereo (T, C)
+    >>> as_batch(np.zeros((48000, 2)), dims=1).data.shape  # stereo (T, C)
     (1, 2, 1, 48000)
     >>> as_batch(np.zeros((3, 64, 4)), dims=2)
     Traceback (most recent call last):
@@ -36,15 +37,21 @@ Examples:
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-import torch
 
 from checkerscope.errors import CheckerscopeError
+
+if TYPE_CHECKING:
+    import torch
+
+# A batch is a NumPy array, or a torch tensor when the input was one (kept on its device).
+Data = Union[np.ndarray, "torch.Tensor"]
 
 __all__ = ["LAYOUTS", "Batch", "as_batch", "nominal_range", "quantisation_step"]
 
@@ -59,11 +66,14 @@ _IMAGE_CHANNELS = 4
 # A signal axis of this many entries or fewer may hold audio channels (up to 7.1).
 _SIGNAL_CHANNELS = 8
 
-_NOMINAL_RANGES: dict[torch.dtype, float] = {
-    torch.uint8: 255.0,
-    torch.int8: 255.0,
-    torch.int16: 65535.0,
-    torch.bool: 1.0,
+# By dtype name (NumPy's names; torch's without the "torch." prefix).
+_NOMINAL_RANGES: dict[str, float] = {
+    "uint8": 255.0,
+    "int8": 255.0,
+    "int16": 65535.0,
+    "uint16": 65535.0,
+    "int32": 2.0**32 - 1,
+    "bool": 1.0,
 }
 
 _ALPHA_WARNING = (
@@ -77,17 +87,26 @@ class Batch:
     """An input made ready for the score.
 
     Attributes:
-        tensor: Float tensor ``(N, C, H, W)``; 1-D signals have ``H == 1``.
+        data: Float array ``(N, C, H, W)`` (float32, or float64 when the input was);
+            1-D signals have ``H == 1``. A torch tensor when the input was one.
         value_range: Span of the input's nominal range in its own units (255 for 8-bit
             images), or ``None`` when the dtype does not say (floats).
         alpha_dropped: Whether an alpha channel was removed.
         integer: Whether the input held integers (its quantisation step is 1).
     """
 
-    tensor: torch.Tensor
+    data: Data
     value_range: float | None
     alpha_dropped: bool = False
     integer: bool = False
+
+    @property
+    def tensor(self) -> torch.Tensor:
+        """:attr:`data` as a torch tensor (sharing memory with a NumPy array)."""
+        import torch
+
+        data = self.data
+        return data if isinstance(data, torch.Tensor) else torch.from_numpy(data)
 
 
 def as_batch(x: Any, dims: int, layout: str | None = None) -> Batch:
@@ -110,15 +129,15 @@ def as_batch(x: Any, dims: int, layout: str | None = None) -> Batch:
         )
     if isinstance(x, (list, tuple)):
         return _stacked(list(x), dims, layout)
-    tensor, value_range, pil_layout = _as_tensor(x)
+    data, value_range, pil_layout = _as_array(x)
     if pil_layout is not None:
         if layout is not None and layout != pil_layout:
             raise CheckerscopeError(f"a PIL image is laid out {pil_layout}, got layout={layout!r}")
         layout = pil_layout
-    return _arranged(tensor, value_range, dims, layout)
+    return _arranged(data, value_range, dims, layout)
 
 
-def nominal_range(batch: torch.Tensor) -> float:
+def nominal_range(batch: Data) -> float:
     """The span of the nominal range of float values: 1, 2 (``[-1, 1]``), 255, or measured.
 
     Values within ``[0, 1]`` are read as unit-range images, within ``[-1, 1]`` as the
@@ -135,7 +154,7 @@ def nominal_range(batch: torch.Tensor) -> float:
         >>> nominal_range(torch.tensor([[0.0, 3e-6], [1e-6, 2e-6]]))  # a gradient map
         3e-06
     """
-    low, high = (float(v) for v in torch.aminmax(batch))
+    low, high = float(batch.min()), float(batch.max())
     for bottom, top, below in ((0.0, 1.0, 0.05), (-1.0, 1.0, 0.25), (0.0, 255.0, 0.05)):
         span = top - bottom
         inside = low >= bottom - below * span and high <= top + 0.25 * span
@@ -161,11 +180,13 @@ def quantisation_step(batch: Batch, value_range: float) -> float | None:
     """
     if batch.integer:
         return 1.0
-    flat = batch.tensor.flatten()
-    sample = flat[:: max(1, flat.numel() // 4096)].double()
+    flat = batch.data.reshape(-1)
+    sample = _host_float64(flat[:: max(1, flat.shape[0] // 4096)])
     for levels in (255.0, 65535.0):
         scaled = sample / value_range * levels
-        if bool(((scaled - scaled.round()).abs() < 1e-3).all()):
+        with np.errstate(invalid="ignore"):  # NaN is reported by the score itself
+            on_grid = np.abs(scaled - np.round(scaled)) < 1e-3
+        if bool(on_grid.all()):
             return value_range / levels
     return None
 
@@ -173,38 +194,42 @@ def quantisation_step(batch: Batch, value_range: float) -> float | None:
 # --------------------------------------------------------------------------- conversion
 
 
-def _as_tensor(x: Any) -> tuple[torch.Tensor, float | None, str | None]:
-    """A real tensor, the nominal range its dtype implies, and the layout of PIL images."""
+def _is_tensor(x: Any) -> bool:
+    """Whether ``x`` is a torch tensor (torch is not imported to find out)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _host_float64(data: Data) -> np.ndarray:
+    if _is_tensor(data):
+        return data.detach().double().cpu().numpy()  # type: ignore[union-attr, no-any-return]
+    return np.asarray(data, dtype=np.float64)
+
+
+def _as_array(x: Any) -> tuple[Data, float | None, str | None]:
+    """A real array (or tensor), the nominal range its dtype implies, and the layout of
+    PIL images."""
     pil_layout = None
     if _is_pil_image(x):
         x, pil_layout = _pil_array(x)
-    if isinstance(x, torch.Tensor):
+    if _is_tensor(x):
         tensor = x.detach()
-    else:
-        try:
-            array = np.asarray(x)
-        except (TypeError, ValueError) as exc:
-            raise CheckerscopeError(f"cannot read {type(x).__name__} as an array: {exc}") from exc
-        if array.dtype == object or not (
-            np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
-        ):
-            raise CheckerscopeError(f"expected a numeric array, got dtype {array.dtype}")
-        if array.dtype.byteorder not in ("=", "|"):
-            array = array.astype(array.dtype.newbyteorder("="))
-        if array.dtype == np.uint16:
-            return torch.from_numpy(array.astype(np.float32)), 65535.0, pil_layout
-        if array.dtype in (np.uint32, np.uint64):
-            array = array.astype(np.float64)
-        with warnings.catch_warnings():
-            # read-only arrays (np.asarray of a PIL image) are fine: the score never writes
-            warnings.simplefilter("ignore", UserWarning)
-            tensor = torch.from_numpy(np.ascontiguousarray(array))
-    if tensor.is_complex():
-        raise CheckerscopeError(f"expected a real array, got dtype {tensor.dtype}")
-    value_range = _NOMINAL_RANGES.get(tensor.dtype)
-    if tensor.dtype == torch.int32:
-        value_range = 2.0**32 - 1
-    return tensor, value_range, pil_layout
+        if tensor.is_complex():
+            raise CheckerscopeError(f"expected a real array, got dtype {tensor.dtype}")
+        return tensor, _NOMINAL_RANGES.get(str(tensor.dtype).removeprefix("torch.")), pil_layout
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise CheckerscopeError(f"cannot read {type(x).__name__} as an array: {exc}") from exc
+    if np.iscomplexobj(array):
+        raise CheckerscopeError(f"expected a real array, got dtype {array.dtype}")
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        raise CheckerscopeError(f"expected a numeric array, got dtype {array.dtype}")
+    if array.dtype.byteorder not in ("=", "|"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array, _NOMINAL_RANGES.get(array.dtype.name), pil_layout
 
 
 def _is_pil_image(x: Any) -> bool:
@@ -242,32 +267,36 @@ def _stacked(items: list[Any], dims: int, layout: str | None) -> Batch:
         if isinstance(item, (list, tuple)):
             raise CheckerscopeError(f"item {index} of the list is itself a list: pass arrays")
         batch = as_batch(item, dims, single)
-        if batch.tensor.shape[0] != 1:
+        if batch.data.shape[0] != 1:
             raise CheckerscopeError(
-                f"item {index} of the list holds {batch.tensor.shape[0]} images; "
+                f"item {index} of the list holds {batch.data.shape[0]} images; "
                 "pass one image per item, or one batched array"
             )
         batches.append(batch)
-    shapes = {tuple(b.tensor.shape[1:]) for b in batches}
+    shapes = {tuple(b.data.shape[1:]) for b in batches}
     if len(shapes) > 1:
-        first, other = (tuple(b.tensor.shape[1:]) for b in (batches[0], _first_other(batches)))
+        first, other = (tuple(b.data.shape[1:]) for b in (batches[0], _first_other(batches)))
         raise CheckerscopeError(
             f"images in a list must share one shape (C, H, W); got {first} and {other}: "
             "score them one by one"
         )
-    dtypes = {b.tensor.dtype for b in batches}
-    tensor = torch.cat(
-        [b.tensor.to(torch.float64 if len(dtypes) > 1 else b.tensor.dtype) for b in batches]
-    )
+    if any(_is_tensor(b.data) for b in batches):
+        import torch
+
+        tensors = [b.tensor for b in batches]
+        dtypes = {t.dtype for t in tensors}
+        data: Data = torch.cat([t.to(torch.float64) if len(dtypes) > 1 else t for t in tensors])
+    else:
+        data = np.concatenate([b.data for b in batches])  # mixed dtypes become float64
     ranges = {b.value_range for b in batches}
     value_range = ranges.pop() if len(ranges) == 1 else None
     integer = all(b.integer for b in batches)
-    return Batch(tensor, value_range, any(b.alpha_dropped for b in batches), integer)
+    return Batch(data, value_range, any(b.alpha_dropped for b in batches), integer)
 
 
 def _first_other(batches: Sequence[Batch]) -> Batch:
-    first = tuple(batches[0].tensor.shape[1:])
-    return next(b for b in batches if tuple(b.tensor.shape[1:]) != first)
+    first = tuple(batches[0].data.shape[1:])
+    return next(b for b in batches if tuple(b.data.shape[1:]) != first)
 
 
 def _detected_layout(shape: tuple[int, ...], dims: int) -> str:
@@ -300,32 +329,46 @@ def _detected_layout(shape: tuple[int, ...], dims: int) -> str:
     return names[len(shape)]
 
 
-def _arranged(
-    tensor: torch.Tensor, value_range: float | None, dims: int, layout: str | None
-) -> Batch:
-    shape = tuple(tensor.shape)
+def _arranged(data: Data, value_range: float | None, dims: int, layout: str | None) -> Batch:
+    shape = tuple(data.shape)
     if layout is None:
         layout = _detected_layout(shape, dims)
     elif len(layout) != len(shape):
         raise CheckerscopeError(f"layout {layout!r} needs {len(layout)} axes, got shape {shape}")
     if 0 in shape:
         raise CheckerscopeError(f"cannot score an empty array of shape {shape}")
-    integer = not (tensor.is_floating_point() or tensor.dtype == torch.bool) or (
+    dtype_name = str(data.dtype).removeprefix("torch.")
+    integer = not (dtype_name.startswith(("float", "bfloat")) or dtype_name == "bool") or (
         value_range == 65535.0
     )
-    if tensor.dtype != torch.float64:
-        tensor = tensor.to(torch.float32)
+    data = _as_float(data)
     alpha_dropped = False
     if layout.endswith("C"):
         channels = shape[-1]
         if dims == 2 and channels in (2, 4):
             warnings.warn(_ALPHA_WARNING, UserWarning, stacklevel=4)
-            tensor = tensor[..., : channels - 1]
+            data = data[..., : channels - 1]
             alpha_dropped = True
-        tensor = tensor.movedim(-1, -2 if dims == 1 else -3)
+        data = _channels_first(data, -2 if dims == 1 else -3)
         layout = layout[:-1].replace("H", "CH") if dims == 2 else layout[:-2] + "CT"
-    while tensor.ndim < (4 if dims == 2 else 3):
-        tensor = tensor.unsqueeze(0)
+    while data.ndim < (4 if dims == 2 else 3):
+        data = data[None]
     if dims == 1:
-        tensor = tensor.unsqueeze(-2)
-    return Batch(tensor, value_range, alpha_dropped, integer)
+        data = data[..., None, :]
+    return Batch(data, value_range, alpha_dropped, integer)
+
+
+def _as_float(data: Data) -> Data:
+    """float64 stays, everything else becomes float32."""
+    if isinstance(data, np.ndarray):
+        return data if data.dtype == np.float64 else data.astype(np.float32)
+    import torch
+
+    return data if data.dtype == torch.float64 else data.to(torch.float32)
+
+
+def _channels_first(data: Data, axis: int) -> Data:
+    """Move the last (channel) axis to ``axis``, contiguous for the transforms."""
+    if isinstance(data, np.ndarray):
+        return np.ascontiguousarray(np.moveaxis(data, -1, axis))
+    return data.movedim(-1, axis)

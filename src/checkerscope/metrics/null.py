@@ -20,20 +20,22 @@ These are exact when the neighbours are independent exponentials with the harmon
 mean; the slope correction in :mod:`checkerscope.metrics.score` makes them so for power-law
 spectra. The test suite checks both formulas against simulation.
 
+Everything here works on NumPy arrays in float64: it runs on the few values per image the
+score reads, on the host, whatever device the image came from.
+
 Examples:
-    >>> import torch
-    >>> t = torch.tensor([1.0, 10.0], dtype=torch.float64)
-    >>> log_survival(t, real=False, count=24).exp().round(decimals=4)
-    tensor([0.4992, 0.0035], dtype=torch.float64)
+    >>> import numpy as np
+    >>> np.exp(log_survival(np.array([1.0, 10.0]), real=False, count=24)).round(4)
+    array([0.4992, 0.0035])
 """
 
 from __future__ import annotations
 
 import math
 from functools import lru_cache
+from statistics import NormalDist
 
 import numpy as np
-import torch
 
 __all__ = ["log_survival", "log_sidak", "median_weights", "z_from_log_p"]
 
@@ -60,16 +62,16 @@ def median_weights(count: int) -> tuple[float, ...]:
     return tuple(weights)
 
 
-@lru_cache(maxsize=4)
-def _craig(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+@lru_cache(maxsize=1)
+def _craig() -> tuple[np.ndarray, np.ndarray]:
     nodes, weights = np.polynomial.legendre.leggauss(_CRAIG_NODES)
     angle = (nodes + 1.0) * math.pi / 4.0
     log_weights = np.log(weights * math.pi / 4.0 * 2.0 / math.pi)
     scale = 1.0 / (2.0 * np.sin(angle) ** 2)
-    return torch.from_numpy(scale).to(dtype), torch.from_numpy(log_weights).to(dtype)
+    return scale, log_weights
 
 
-def log_survival(ratio: torch.Tensor, real: bool, count: int) -> torch.Tensor:
+def log_survival(ratio: np.ndarray, real: bool, count: int) -> np.ndarray:
     """``log P(E / m > ratio)`` under the null, elementwise.
 
     Args:
@@ -79,47 +81,54 @@ def log_survival(ratio: torch.Tensor, real: bool, count: int) -> torch.Tensor:
         count: The number of distinct neighbour energies the median was taken over.
 
     Returns:
-        The natural log of the tail probability, same shape as ``ratio``.
+        The natural log of the tail probability, same shape as ``ratio``, float64.
     """
-    weights = torch.tensor(median_weights(count), dtype=ratio.dtype, device=ratio.device)
-    ratio = ratio.clamp(min=0.0)
+    weights = np.array(median_weights(count))
+    ratio = np.maximum(np.asarray(ratio, dtype=np.float64), 0.0)
     if not real:
-        return -torch.log1p(ratio[..., None] * weights).sum(-1)
-    scale, log_weights = (t.to(ratio.device) for t in _craig(ratio.dtype))
-    terms = torch.log1p(ratio[..., None, None] * scale[:, None] * weights).sum(-1)
-    return torch.logsumexp(log_weights - terms, dim=-1).clamp(max=0.0)
+        return -np.log1p(ratio[..., None] * weights).sum(-1)
+    scale, log_weights = _craig()
+    terms = np.log1p(ratio[..., None, None] * scale[:, None] * weights).sum(-1)
+    return np.minimum(np.logaddexp.reduce(log_weights - terms, axis=-1), 0.0)
 
 
-def log_sidak(log_p_min: torch.Tensor, tests: int) -> torch.Tensor:
+def log_sidak(log_p_min: np.ndarray, tests: int) -> np.ndarray:
     """Log p-value of the smallest of ``tests`` independent p-values: ``1 - (1 - p)^tests``.
 
     Examples:
-        >>> import torch
-        >>> log_sidak(torch.tensor([math.log(0.01)], dtype=torch.float64), 3).exp()
-        tensor([0.0297], dtype=torch.float64)
+        >>> np.exp(log_sidak(np.array([math.log(0.01)]), 3)).round(4)
+        array([0.0297])
     """
-    p_min = log_p_min.exp()
-    exact = torch.log(-torch.expm1(tests * torch.log1p(-p_min.clamp(max=1 - 1e-16))))
+    log_p_min = np.asarray(log_p_min, dtype=np.float64)
+    p_min = np.exp(log_p_min)
+    with np.errstate(divide="ignore"):
+        exact = np.log(-np.expm1(tests * np.log1p(-np.minimum(p_min, 1 - 1e-16))))
     # where p underflows the union bound takes over: tests * p is then exact to double
-    return torch.where(log_p_min < -700.0, log_p_min + math.log(tests), exact).clamp(max=0.0)
+    return np.minimum(np.where(log_p_min < -700.0, log_p_min + math.log(tests), exact), 0.0)
 
 
-def z_from_log_p(log_p: torch.Tensor) -> torch.Tensor:
+_STANDARD_NORMAL = NormalDist()
+
+
+def z_from_log_p(log_p: np.ndarray) -> np.ndarray:
     """The one-sided standard normal quantile of ``p``: ``z`` with ``P(Z > z) = p``.
 
     Tiny p-values (down to ``exp(-700)`` and beyond) keep their order: below ``1e-300`` the
     asymptotic expansion of the Gaussian tail is used.
 
     Examples:
-        >>> import torch
-        >>> z_from_log_p(torch.tensor([math.log(0.5), math.log(0.00135), -2000.0])).round(
-        ...     decimals=2)
-        tensor([ 0.0000,  3.0000, 63.1700])
+        >>> z_from_log_p(np.array([math.log(0.5), math.log(0.00135), -2000.0])).round(2)
+        array([ 0.  ,  3.  , 63.17])
     """
-    log_p = log_p.to(torch.float64).clamp(max=0.0)
-    direct = -torch.special.ndtri(log_p.clamp(min=-690.0).exp())
+    log_p = np.minimum(np.asarray(log_p, dtype=np.float64), 0.0)
+    direct = np.zeros_like(log_p)
+    moderate = log_p > -690.0
+    for index in zip(*np.nonzero(moderate), strict=True):
+        p = math.exp(log_p[index])
+        direct[index] = 0.0 if p >= 1.0 else 0.0 - _STANDARD_NORMAL.inv_cdf(p)
     # P(Z > z) ~ phi(z) / z: solve z^2 / 2 + log z + log sqrt(2 pi) = -log p by iteration
-    z = torch.sqrt(-2.0 * log_p)
-    for _ in range(4):
-        z = torch.sqrt((-2.0 * (log_p + torch.log(z) + 0.5 * math.log(2 * math.pi))).clamp(min=0))
-    return torch.where(log_p > -690.0, direct, z).to(torch.float32)
+    z = np.sqrt(-2.0 * log_p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(4):
+            z = np.sqrt(np.maximum(-2.0 * (log_p + np.log(z) + 0.5 * math.log(2 * math.pi)), 0))
+    return np.where(moderate, direct, z)

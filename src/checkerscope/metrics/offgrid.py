@@ -164,7 +164,7 @@ def search(batch: torch.Tensor) -> OffGridPeaks:
     Returns:
         :class:`OffGridPeaks`, one peak per image.
     """
-    weights = combination_weights(batch.shape[1]).to(batch.device)
+    weights = torch.from_numpy(combination_weights(batch.shape[1])).to(batch.device)
     images = torch.einsum("c,nchw->nhw", weights, batch.double())
     height, width = images.shape[-2:]
     spectrum = _periodic_spectrum(images)
@@ -269,7 +269,7 @@ def search(batch: torch.Tensor) -> OffGridPeaks:
         original_period=nearest.astype(int),
         resize_factor=period / nearest,
         resize_factor_if_aliased=aliased,
-        significance=z_from_log_p(log_p).double().cpu().numpy(),
+        significance=z_from_log_p(log_p.double().cpu().numpy()),
         rms=rms_np,
         peak_to_peak=2.0 * math.sqrt(2.0) * rms_np,
     )

@@ -26,27 +26,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from checkerscope.errors import CheckerscopeError
+from checkerscope.metrics._direct import _direct_bins, _direct_is_cheaper
 from checkerscope.metrics._grid import _estimate, _GridEstimate
-from checkerscope.metrics._spectral import (
+from checkerscope.metrics._layout import (
+    _MEDIAN_SCALE,
+    _NEIGHBOURS,
+    _Bins,
     _cropped,
-    _Energies,
-    _energies,
-    _fingerprint,
+    _median_of_neighbours,
     _parse_period,
-    _periodic_values,
-    _Spectrum,
-    _spectrum,
-    _to_db,
+    _pattern,
 )
-from checkerscope.metrics.inputs import as_batch, nominal_range, quantisation_step
+from checkerscope.metrics.inputs import Data, as_batch, nominal_range, quantisation_step
 from checkerscope.metrics.null import z_from_log_p
-from checkerscope.metrics.offgrid import OffGridPeaks, search
+
+if TYPE_CHECKING:
+    import torch
+
+    from checkerscope.metrics.offgrid import OffGridPeaks
 
 __all__ = [
     "AUTO_PERIODS",
@@ -340,35 +342,36 @@ class _Options:
 
 
 def _result(
-    energies: _Energies,
-    spectrum: _Spectrum,
+    bins: _Bins,
     period: tuple[int, int],
     options: _Options,
     evidence: dict[int, float] | None = None,
-    estimate: _GridEstimate | None = None,
     peaks: OffGridPeaks | None = None,
 ) -> CheckerboardScore:
     dims = options.dims
-    harmonic = (energies.harmonic + energies.floor).sum(-1)
-    expected = (energies.expected + energies.floor).sum(-1)
-    channel_fingerprint = _fingerprint(energies, spectrum, period)
+    k = bins.layout.n_harmonics
+    energy = bins.energy
+    floor = bins.floor(energy)
+    neighbours = energy[..., k:].reshape(*energy.shape[:-1], k, _NEIGHBOURS)
+    harmonic = (energy[..., :k] + floor).sum(-1)
+    expected = (_median_of_neighbours(neighbours) / _MEDIAN_SCALE + floor).sum(-1)
+    channel_fingerprint = _pattern(
+        bins.values[..., :k], bins.layout, bins.height, bins.width, period
+    )
     if dims == 1:
         channel_fingerprint = channel_fingerprint[..., 0, :]
 
     def grid() -> _GridFields:
-        found = estimate
-        if found is None:
-            found = _estimate(energies.values, energies.layout, spectrum, period, options.step)
-        return _grid_fields(found, options)
+        return _grid_fields(_estimate(bins, period, options.step), options)
 
     return CheckerboardScore(
-        db=_to_db(harmonic.sum(-1), expected.sum(-1)),
-        channel_db=_to_db(harmonic, expected),
+        db=10.0 * np.log10(harmonic.sum(-1) / expected.sum(-1)),
+        channel_db=10.0 * np.log10(harmonic / expected),
         fingerprint=channel_fingerprint.mean(axis=1),
         channel_fingerprint=channel_fingerprint,
         period=period[1:] if dims == 1 else period,
         evidence=evidence or {},
-        shape=(spectrum.width,) if dims == 1 else (spectrum.height, spectrum.width),
+        shape=(bins.width,) if dims == 1 else (bins.height, bins.width),
         visible=options.visible,
         min_significance=options.min_significance,
         offgrid=peaks,
@@ -377,9 +380,9 @@ def _result(
 
 
 def _grid_fields(estimate: _GridEstimate, options: _Options) -> _GridFields:
-    z = z_from_log_p(estimate.log_p).double().cpu().numpy()
-    rms = estimate.rms.double().cpu().numpy()
-    peak_to_peak = estimate.peak_to_peak.double().cpu().numpy()
+    z = z_from_log_p(estimate.log_p)
+    rms = estimate.rms
+    peak_to_peak = estimate.peak_to_peak
     amplitude = Amplitude(
         rms=rms[:, -1],
         peak_to_peak=peak_to_peak[:, -1],
@@ -389,7 +392,7 @@ def _grid_fields(estimate: _GridEstimate, options: _Options) -> _GridFields:
     )
     levels = peak_to_peak / options.value_range * _LEVELS
     names = _verdicts(z, levels, options.visible, options.min_significance)
-    leak = estimate.leak.cpu().numpy()
+    leak = estimate.leak
     notes = []
     for i in range(len(z)):
         note = ""
@@ -402,7 +405,7 @@ def _grid_fields(estimate: _GridEstimate, options: _Options) -> _GridFields:
     return _GridFields(
         significance=z[:, -1],
         channel_significance=z[:, :-1],
-        p_value=estimate.log_p[:, -1].double().exp().cpu().numpy(),
+        p_value=np.exp(estimate.log_p[:, -1]),
         amplitude=amplitude,
         verdict=tuple(str(v) for v in names[:, -1]),
         channel_verdict=tuple(tuple(str(v) for v in row) for row in names[:, :-1]),
@@ -484,9 +487,9 @@ def checkerboard_score(
         checkerscope.errors.CheckerscopeError: expected (H, W), (C, H, W) or (N, C, H, W), got shape (2, 3, 4, 5, 6)
     """  # noqa: E501
     batch = as_batch(x, dims, layout)
-    tensor = batch.tensor
+    data = batch.data
     if value_range is None:
-        value_range = batch.value_range or nominal_range(tensor)
+        value_range = batch.value_range or nominal_range(data)
     elif not value_range > 0:
         raise CheckerscopeError(f"value_range must be positive, got {value_range!r}")
     options = _Options(
@@ -500,15 +503,37 @@ def checkerboard_score(
     if isinstance(period, str):
         if period != "auto":
             raise CheckerscopeError(f"period must be an int, a tuple or 'auto', got {period!r}")
-        return _score_auto(tensor, options)
+        return _score_auto(batch.tensor, options)
     per_axis = _parse_period(period, dims)
-    spectrum = _spectrum(_cropped(tensor, per_axis, dims))
-    peaks = search(tensor) if offgrid else None
-    return _result(_energies(spectrum, per_axis), spectrum, per_axis, options, peaks=peaks)
+    bins = _bins(_cropped(data, per_axis, dims), per_axis)
+    peaks = _offgrid_search(batch.tensor) if offgrid else None
+    return _result(bins, per_axis, options, peaks=peaks)
+
+
+def _bins(data: Data, period: tuple[int, int]) -> _Bins:
+    """The bins a period reads: direct sums for NumPy input where they cost less, otherwise
+    from one ``rfft2`` in torch (on the tensor's device)."""
+    height, width = data.shape[-2:]
+    if isinstance(data, np.ndarray) and _direct_is_cheaper(height, width, period):
+        return _direct_bins(data, period)
+    import torch
+
+    from checkerscope.metrics._spectral import _host_bins, _spectrum
+
+    tensor = torch.from_numpy(data) if isinstance(data, np.ndarray) else data
+    return _host_bins(_spectrum(tensor), period)
+
+
+def _offgrid_search(batch: torch.Tensor) -> OffGridPeaks:
+    from checkerscope.metrics.offgrid import search
+
+    return search(batch)
 
 
 def _score_auto(batch: torch.Tensor, options: _Options) -> CheckerboardScore:
     """Score at the most significant candidate period, from one shared transform."""
+    from checkerscope.metrics._spectral import _host_bins, _periodic_values, _spectrum
+
     dims = options.dims
     height, width = batch.shape[-2:]
     candidates = [p for p in AUTO_PERIODS if width >= 2 * p and (dims == 1 or height >= 2 * p)]
@@ -521,15 +546,13 @@ def _score_auto(batch: torch.Tensor, options: _Options) -> CheckerboardScore:
     largest = (1, candidates[-1]) if dims == 1 else (candidates[-1], candidates[-1])
     spectrum = _spectrum(_cropped(batch, largest, dims))
     evidence: dict[int, float] = {}
-    gathered = {}
+    bins = {}
     for p in candidates:
         per_axis = (1, p) if dims == 1 else (p, p)
-        gathered[p] = _periodic_values(spectrum, per_axis)
-        values, layout = gathered[p]
-        combined = _estimate(values, layout, spectrum, per_axis, options.step, combined_only=True)
-        evidence[p] = float(z_from_log_p(combined.log_p[:, -1]).double().sum())
+        bins[p] = _host_bins(spectrum, per_axis, _periodic_values(spectrum, per_axis))
+        combined = _estimate(bins[p], per_axis, options.step, combined_only=True)
+        evidence[p] = float(z_from_log_p(combined.log_p[:, -1]).sum())
     best = max(evidence, key=evidence.__getitem__)
     per_axis = (1, best) if dims == 1 else (best, best)
-    peaks = search(batch) if options.offgrid else None
-    energies = _energies(spectrum, per_axis, gathered[best])
-    return _result(energies, spectrum, per_axis, options, evidence, None, peaks)
+    peaks = _offgrid_search(batch) if options.offgrid else None
+    return _result(bins[best], per_axis, options, evidence, peaks)
