@@ -15,8 +15,10 @@ Three details make that number trustworthy:
   bins ``(0, W/2)`` and ``(H/2, 0)``. The spectrum is therefore taken of the periodic
   component of Moisan's periodic-plus-smooth decomposition (J. Math. Imaging Vis., 2011).
   Its smooth component depends only on the border differences, so it is computed with 1-D
-  FFTs of the two border strips and subtracted at the few bins the score reads; the cost
-  stays one ``rfft2`` of the image.
+  DFTs of the two border strips and subtracted at the few bins the score reads; the cost
+  stays one ``rfft2`` of the image (torch tensors, ``period="auto"``), or less: NumPy
+  images at small periods take just the bins read as direct DFT sums, in NumPy alone
+  (``checkerscope score`` never imports torch for them).
 * **Neighbourhoods of the same kind.** Natural images put more energy on the frequency axes
   (horizontal and vertical structure) than off them. A harmonic bin on an axis is compared
   with its neighbours along that axis; one off the axes with the nearest off-axis bins.
