@@ -3,9 +3,10 @@
 The score of a torch tensor needs one 2-D real FFT per channel; everything else (the
 smooth component of the border, the neighbour medians, the significance and amplitude, the
 fingerprint) works on the few bins it reads. NumPy images at periods 2 and 4 take those
-bins as direct DFT sums instead (``checkerscope.metrics._direct``), below the FFT's cost. The bars (issue 11): period 2 within 1.3x the bare ``rfft2`` of the
-batch, ``period="auto"`` within 2x, one thread. The rounds alternate the contenders, and
-the ratios are medians over rounds, so that a change of load hits all of them alike.
+bins as direct DFT sums instead (``checkerscope.metrics._direct``), below the FFT's cost.
+The bars (issue 11): period 2 within 1.3x the bare ``rfft2`` of the batch,
+``period="auto"`` within 2x, one thread. The rounds alternate the contenders, and the
+ratios are medians over rounds, so that a change of load hits all of them alike.
 
 Usage::
 
