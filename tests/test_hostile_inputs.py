@@ -507,10 +507,10 @@ def test_one_file_out_of_memory_is_one_skipped_line(images: Path, monkeypatch, c
 
     real = imageio.load_image
 
-    def load(path, max_pixels=None):
+    def load(path, max_pixels=None, **options):
         if Path(path).name == "grid.png":
             raise MemoryError
-        return real(path, max_pixels=max_pixels)
+        return real(path, max_pixels=max_pixels, **options)
 
     monkeypatch.setattr(imageio, "load_image", load)
     code, out, err = cli(capsys, "score", images, "--json")
@@ -556,6 +556,7 @@ def test_an_interrupted_score_writes_what_it_scored(images: Path, tmp_path, monk
         return real(paths, period, max_pixels, **options)
 
     monkeypatch.setattr(score, "_score_chunk", chunk)
+    monkeypatch.setattr(score, "_CHUNK", 4)  # the second of two chunks is interrupted
     table = tmp_path / "s.csv"
     code, out, err = cli(capsys, "score", images, "--csv", table)
     assert code == 130 and "interrupted after 4 of 8 file(s)" in err

@@ -73,7 +73,10 @@ _FLOAT32_SAFE = 1e17
 
 
 def load_image(
-    path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS
+    path: str | os.PathLike[str],
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    *,
+    as_stored: bool = False,
 ) -> np.ndarray:
     """Read an image file as ``float32`` ``(C, H, W)`` in ``[0, 1]`` (C is 1 or 3).
 
@@ -82,6 +85,8 @@ def load_image(
         max_pixels: Refuse images with more pixels than this (width times height), before
             decoding them; ``None`` for no limit of ours (Pillow's own
             ``PIL.Image.MAX_IMAGE_PIXELS`` still applies).
+        as_stored: Return 8-bit images as ``uint8`` values 0 to 255 (a quarter of the
+            memory, and no pass to convert them); other images as without it.
 
     Returns:
         The pixels, channel first. Alpha is dropped; palette images become RGB. Float
@@ -94,12 +99,12 @@ def load_image(
     """
     path = Path(path)
     try:
-        return _load(path, max_pixels)
+        return _load(path, max_pixels, as_stored)
     except CheckerscopeError as exc:  # the name is only worked out for a message
         raise CheckerscopeError(f"{display_name(path)}: {exc}") from None
 
 
-def _load(path: Path, max_pixels: int | None) -> np.ndarray:
+def _load(path: Path, max_pixels: int | None, as_stored: bool) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -123,7 +128,7 @@ def _load(path: Path, max_pixels: int | None) -> np.ndarray:
                     f"{max_pixels:,} (max_pixels)"
                 )
             image.load()
-            array = _pixels(image)
+            array = _pixels(image, as_stored)
     except UnidentifiedImageError:
         raise CheckerscopeError("not an image (Pillow cannot identify it)") from None
     except CheckerscopeError:
@@ -140,8 +145,9 @@ def _load(path: Path, max_pixels: int | None) -> np.ndarray:
     return array
 
 
-def _pixels(image: object) -> np.ndarray:
-    """Convert a loaded Pillow image to ``float32`` ``(C, H, W)`` in ``[0, 1]``."""
+def _pixels(image: object, as_stored: bool = False) -> np.ndarray:
+    """Convert a loaded Pillow image to ``float32`` ``(C, H, W)`` in ``[0, 1]`` (8-bit
+    images ``uint8`` as stored with ``as_stored``)."""
     from PIL import Image
 
     assert isinstance(image, Image.Image)
@@ -161,8 +167,8 @@ def _pixels(image: object) -> np.ndarray:
             return values.astype(np.float64)[None]
         return values[None]
     if mode in ("1", "L", "LA", "La"):
-        gray = image.convert("L")
-        return (np.asarray(gray, dtype=np.float32) / 255.0)[None]
+        gray = np.asarray(image.convert("L"))
+        return gray[None] if as_stored else (gray.astype(np.float32) / 255.0)[None]
     if mode in ("P", "PA"):
         image = image.convert("RGBA" if "transparency" in image.info or mode == "PA" else "RGB")
     if image.mode not in ("RGB", "RGBA"):
@@ -170,11 +176,15 @@ def _pixels(image: object) -> np.ndarray:
             image = image.convert("RGB")
         except ValueError as exc:
             raise CheckerscopeError(f"unsupported pixel mode {mode!r} ({exc})") from None
-    stored = np.asarray(image)  # (H, W, 3 or 4) uint8
-    # one channel at a time: the peak is the 8-bit pixels plus the float32 result
-    out = np.empty((3, *stored.shape[:2]), dtype=np.float32)
-    for channel in range(3):
-        np.divide(stored[..., channel], np.float32(255.0), out=out[channel], dtype=np.float32)
+    # one band at a time (Pillow splits them contiguous, which reads faster than strided
+    # channels): the peak is the 8-bit pixels plus the result
+    width, height = image.size
+    out = np.empty((3, height, width), dtype=np.uint8 if as_stored else np.float32)
+    for channel, band in enumerate(image.split()[:3]):
+        if as_stored:
+            out[channel] = np.asarray(band)
+        else:
+            np.divide(np.asarray(band), np.float32(255.0), out=out[channel], dtype=np.float32)
     return out
 
 

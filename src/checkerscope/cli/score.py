@@ -58,7 +58,7 @@ _CSV_STABLE_COLUMNS = 8
 _PROGRESS_FROM = 20
 # Files read one after another and scored together when their shapes agree (one call for
 # several small images costs less than one call each; the scores are identical).
-_CHUNK = 4
+_CHUNK = 16
 # Images with more values than this are scored on their own, as soon as they are read.
 _BATCH_MAX_VALUES = 1 << 20
 # A CSV cell starting with one of these is a formula to a spreadsheet (CSV injection).
@@ -288,7 +288,8 @@ def _load(path: Path, max_pixels: int | None) -> tuple[np.ndarray, int, float, b
     if is_audio_path(path):
         samples, _ = load_audio(path)
         return samples, 1, 2.0, True  # full scale is [-1, 1]
-    return load_image(path, max_pixels=max_pixels), 2, 1.0, False
+    pixels = load_image(path, max_pixels=max_pixels, as_stored=True)
+    return pixels, 2, 255.0 if pixels.dtype == np.uint8 else 1.0, False
 
 
 def _scored(
@@ -360,7 +361,7 @@ def _score_chunk(
     if period == "auto" or offgrid or len(paths) == 1:  # "auto" picks one period per call
         return [score_file(p, period, visible, offgrid, max_pixels) for p in paths]
     outcomes: list[FileScore | None] = [None] * len(paths)
-    waiting: dict[tuple[Any, ...], list[tuple[int, np.ndarray]]] = {}
+    waiting: dict[tuple[Any, ...], list[tuple[int, np.ndarray, float]]] = {}
     for index, path in enumerate(paths):
         try:
             data, dims, value_range, audio = _load(path, max_pixels)
@@ -371,17 +372,18 @@ def _score_chunk(
         except Exception as exc:
             outcomes[index] = _failure(path, exc)
             continue
-        waiting.setdefault((data.shape, data.dtype.str), []).append((index, data))
+        waiting.setdefault((data.shape, data.dtype.str), []).append((index, data, value_range))
     for group in waiting.values():
+        value_range = group[0][2]  # one dtype per group, so one range
         try:
-            batch = np.stack([image for _, image in group])
-            result = _score(batch, period, 2, 1.0, visible=visible, layout="NCHW")
+            batch = np.stack([image for _, image, _ in group])
+            result = _score(batch, period, 2, value_range, visible=visible, layout="NCHW")
         except Exception:  # one bad image in the batch: score each on its own
-            for index, _ in group:
+            for index, _, _ in group:
                 outcomes[index] = score_file(paths[index], period, visible, False, max_pixels)
             continue
-        for position, (index, image) in enumerate(group):
-            outcomes[index] = _scored(paths[index], image, False, 1.0, result, position)
+        for position, (index, image, _) in enumerate(group):
+            outcomes[index] = _scored(paths[index], image, False, value_range, result, position)
     return [outcome for outcome in outcomes if outcome is not None]
 
 

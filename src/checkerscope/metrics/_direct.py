@@ -4,16 +4,18 @@ A period-2 score reads 75 bins of a spectrum with ``H * (W // 2 + 1)`` of them. 
 values are DFT sums that can be taken directly, and for the few bins of a small period that
 costs less than a whole ``rfft2``, without torch:
 
-* a bin on the row axis, ``(0, r)``, is a 1-D DFT of the column sums, and one on the column
-  axis, ``(q, 0)``, a 1-D DFT of the row sums;
-* every other bin ``(q, r)`` is ``sum_y exp(-2 pi i q y / H) A[y, r]`` with
-  ``A = x @ exp(-2 pi i x r / W)`` taken for the distinct columns ``r`` read (one real
-  matrix product), then a small product for the distinct rows ``q``.
+* a bin on the column axis, ``(q, 0)``, is a 1-D DFT of the row sums;
+* every other bin ``(q, r)`` is ``sum_x B[q, x] exp(-2 pi i r x / W)`` with
+  ``B = exp(-2 pi i q y / H) @ x``, the DFT along the height at the few distinct rows ``q``
+  read (one real matrix product over the whole image), then a small product along the
+  width. A real image has ``X(-q, -r) = conj X(q, r)``, so of rows ``q`` and ``-q`` only
+  one is transformed, and rows 0 and ``H / 2`` have real factors (half the work).
 
-The cost is about ``4 H W R`` for ``R`` distinct off-axis columns (9 at period 2), against
-about ``2.5 H W log2(H W)`` for the ``rfft2``; :func:`_direct_is_cheaper` says which. The
-values equal those of :func:`checkerscope.metrics._spectral._host_bins` to rounding (the
-tests check both, and the score of both paths).
+The cost is about ``2 H W K`` for ``K`` real rows (6 at period 2), against about
+``2.5 H W log2(H W)`` for the ``rfft2``; :func:`_direct_is_cheaper` says which. The values
+equal those of
+:func:`checkerscope.metrics._spectral._host_bins` to rounding (the tests check both, and
+the score of both paths).
 """
 
 from __future__ import annotations
@@ -34,20 +36,21 @@ _DIRECT_BELOW = 1.7
 
 @dataclass(frozen=True)
 class _Plan:
-    """Twiddle factors and indices that turn one ``(N, C, H, W)`` batch into its bins."""
+    """Factors and indices that turn one batch into the bins of one layout."""
 
     layout: _Layout
-    on_rows: np.ndarray  # bins (0, r): positions in the layout
-    on_rows_twiddle: np.ndarray  # (W, len(on_rows)) complex
-    on_cols: np.ndarray  # bins (q, 0)
-    on_cols_twiddle: np.ndarray  # (H, len(on_cols)) complex
-    off_axis: np.ndarray  # the other bins
-    column_twiddle: np.ndarray  # (W, 2 R) real: cos and -sin of the distinct columns and 0
-    row_twiddle: np.ndarray  # (Q, H) complex: the distinct rows
-    off_row: np.ndarray  # per off-axis bin, its row among the distinct rows
-    off_col: np.ndarray  # per off-axis bin, its column among the distinct columns
-    jump_col_twiddle: np.ndarray  # (W, M) complex: DFT of the row jump at every bin's column
-    jump_row_twiddle: np.ndarray  # (H, M) complex: DFT of the column jump at every bin's row
+    row_factors: np.ndarray  # (K, H) real: cos of each row transformed, then -sin of some
+    rows: int  # how many rows are transformed (the cos part of row_factors)
+    sine_of: np.ndarray  # which of them have a -sin part (not 0 or H / 2)
+    column_factors: np.ndarray  # (W, R) complex: the distinct columns read
+    from_rows: np.ndarray  # the bins taken from transformed rows
+    bin_row: np.ndarray  # per such bin, its transformed row
+    bin_column: np.ndarray  # per such bin, its column among column_factors
+    bin_conjugate: np.ndarray  # per such bin, whether it is the mirror of the one computed
+    on_cols: np.ndarray  # bins (q, 0), q != 0: a DFT of the row sums
+    on_cols_factors: np.ndarray  # (H, len(on_cols)) complex
+    jump_col_factors: np.ndarray  # (W, M) complex: DFT of the row jump at every bin's column
+    jump_row_factors: np.ndarray  # (H, M) complex: DFT of the column jump at every bin's row
 
 
 def _twiddle(length: int, frequencies: np.ndarray) -> np.ndarray:
@@ -61,70 +64,93 @@ def _twiddle(length: int, frequencies: np.ndarray) -> np.ndarray:
 def _plan(height: int, width: int, period: tuple[int, int], dtype: str) -> _Plan:
     layout = _layout(height, width, period)
     rows, cols = layout.row, layout.col
-    on_rows = np.flatnonzero(rows == 0)
     on_cols = np.flatnonzero((cols == 0) & (rows != 0))
-    off_axis = np.flatnonzero((rows != 0) & (cols != 0))
-    distinct_rows, off_row = np.unique(rows[off_axis], return_inverse=True)
-    # column 0 first: its twiddle is all ones, so the product also yields the row sums
-    distinct_cols, off_col = np.unique(np.concatenate([[0], cols[off_axis]]), return_inverse=True)
-    off_col = off_col[1:]
-    column = _twiddle(width, distinct_cols)
+    from_rows = np.flatnonzero(cols != 0)
+    # X(q, r) = conj X(-q, -r): transform the smaller of q and -q only
+    mirrored = (-rows[from_rows]) % height
+    conjugate = mirrored < rows[from_rows]
+    canonical_rows = np.where(conjugate, mirrored, rows[from_rows])
+    canonical_cols = np.where(conjugate, (-cols[from_rows]) % width, cols[from_rows])
+    distinct_rows, bin_row = np.unique(canonical_rows, return_inverse=True)
+    distinct_cols, bin_column = np.unique(canonical_cols, return_inverse=True)
+    factors = _twiddle(height, distinct_rows).T  # (Q, H)
+    sine_of = np.flatnonzero((distinct_rows != 0) & (2 * distinct_rows != height))
     real = np.dtype(dtype)
     complex_ = np.result_type(real, np.complex64)
     return _Plan(
         layout=layout,
-        on_rows=on_rows,
-        on_rows_twiddle=_twiddle(width, cols[on_rows]).astype(complex_),
+        row_factors=np.concatenate([factors.real, factors[sine_of].imag]).astype(real),
+        rows=len(distinct_rows),
+        sine_of=sine_of,
+        column_factors=_twiddle(width, distinct_cols).astype(complex_),
+        from_rows=from_rows,
+        bin_row=bin_row.reshape(-1),
+        bin_column=bin_column.reshape(-1),
+        bin_conjugate=conjugate,
         on_cols=on_cols,
-        on_cols_twiddle=_twiddle(height, rows[on_cols]).astype(complex_),
-        off_axis=off_axis,
-        column_twiddle=np.concatenate([column.real, column.imag], axis=1).astype(real),
-        row_twiddle=_twiddle(height, distinct_rows).T.astype(complex_),
-        off_row=off_row.reshape(-1),
-        off_col=off_col.reshape(-1),
-        jump_col_twiddle=_twiddle(width, cols).astype(complex_),
-        jump_row_twiddle=_twiddle(height, rows).astype(complex_),
+        on_cols_factors=_twiddle(height, rows[on_cols]).astype(complex_),
+        jump_col_factors=_twiddle(width, cols).astype(complex_),
+        jump_row_factors=_twiddle(height, rows).astype(complex_),
     )
 
 
 def _direct_is_cheaper(height: int, width: int, period: tuple[int, int]) -> bool:
     """Whether direct sums cost less than an ``rfft2`` for this size and period."""
-    layout = _layout(height, width, period)
-    off_axis = (layout.row != 0) & (layout.col != 0)
-    distinct_cols = len(np.unique(layout.col[off_axis])) + 1
-    direct = 4.0 * height * width * distinct_cols
+    real_rows = _plan(height, width, period, "<f4").row_factors.shape[0]
+    direct = 2.0 * height * width * real_rows
     fft = 2.5 * height * width * math.log2(max(height * width, 2))
     return direct < _DIRECT_BELOW * fft
 
 
+# Images are transformed a few at a time, so that the float copy of a group stays in the
+# cache between the passes over it.
+_GROUP_VALUES = 1 << 20
+
+
 def _direct_bins(batch: np.ndarray, period: tuple[int, int]) -> _Bins:
-    """The bins one period reads of a float batch ``(N, C, H, W)`` already cropped to a
-    multiple of the period (see the module docstring)."""
+    """The bins one period reads of a batch ``(N, C, H, W)`` already cropped to a multiple
+    of the period: floats, or integers that float32 holds exactly (converted on the way)."""
+    group = max(1, _GROUP_VALUES // max(1, batch[0].size))
+    if len(batch) <= group:
+        return _direct_group(batch, period)
+    parts = [
+        _direct_group(batch[i : i + group], period, first=i) for i in range(0, len(batch), group)
+    ]
+    return _Bins(
+        np.concatenate([part.values for part in parts]),
+        np.concatenate([part.precision_floor for part in parts]),
+        parts[0].layout,
+        parts[0].height,
+        parts[0].width,
+    )
+
+
+def _direct_group(batch: np.ndarray, period: tuple[int, int], first: int = 0) -> _Bins:
     n, c, height, width = batch.shape
-    plan = _plan(height, width, period, batch.dtype.str)
+    compute = np.dtype(np.float64 if batch.dtype == np.float64 else np.float32)
+    plan = _plan(height, width, period, compute.str)
     layout = plan.layout
-    column_sums = batch.sum(-2)
-    total = column_sums.sum(-1, dtype=np.float64)
+    row_sums = batch.sum(-1, dtype=compute)  # (N, C, H)
+    total = row_sums.sum(-1, dtype=np.float64)
     if not np.isfinite(total).all():
-        bad = np.flatnonzero(~np.isfinite(total).all(-1)).tolist()
+        bad = (first + np.flatnonzero(~np.isfinite(total).all(-1))).tolist()
         raise CheckerscopeError(f"input contains NaN or infinite values (image index {bad})")
     # without the mean the sums round far less (DC is never read): direct sums, unlike an
     # FFT, spread the rounding of each term's share of DC over every bin
-    mean = (total / (height * width)).astype(batch.dtype)
-    batch = batch - mean[..., None, None]
-    values = np.empty((n, c, len(layout.row)), dtype=plan.on_rows_twiddle.dtype)
-    column_sums -= height * mean[..., None]
-    values[..., plan.on_rows] = column_sums @ plan.on_rows_twiddle
-    products = batch @ plan.column_twiddle  # (N, C, H, 2 R); column 0 holds the row sums
-    values[..., plan.on_cols] = products[..., 0] @ plan.on_cols_twiddle
-    if len(plan.off_axis):
-        distinct = plan.column_twiddle.shape[1] // 2
-        by_column = products[..., :distinct] + 1j * products[..., distinct:]
-        by_row = plan.row_twiddle @ by_column  # (N, C, Q, R)
-        values[..., plan.off_axis] = by_row[..., plan.off_row, plan.off_col]
+    mean = (total / (height * width)).astype(compute)
+    batch = np.subtract(batch, mean[..., None, None], dtype=compute, order="C")
+    row_sums -= width * mean[..., None]
+    products = plan.row_factors @ batch  # (N, C, K, W)
+    by_row = products[..., : plan.rows, :].astype(plan.column_factors.dtype)
+    by_row[..., plan.sine_of, :] += 1j * products[..., plan.rows :, :]
+    by_column = by_row @ plan.column_factors  # (N, C, Q, R)
+    from_rows = by_column[..., plan.bin_row, plan.bin_column]
+    values = np.empty((n, c, len(layout.row)), dtype=plan.column_factors.dtype)
+    values[..., plan.from_rows] = np.where(plan.bin_conjugate, from_rows.conj(), from_rows)
+    values[..., plan.on_cols] = row_sums @ plan.on_cols_factors
     # subtract Moisan's smooth component, only at the bins read
-    row_jump = (batch[..., -1, :] - batch[..., 0, :]) @ plan.jump_col_twiddle
-    col_jump = (batch[..., :, -1] - batch[..., :, 0]) @ plan.jump_row_twiddle
+    row_jump = (batch[..., -1, :] - batch[..., 0, :]) @ plan.jump_col_factors
+    col_jump = (batch[..., :, -1] - batch[..., :, 0]) @ plan.jump_row_factors
     values = values - row_jump * layout.row_factor - col_jump * layout.col_factor
     eps = float(np.finfo(batch.dtype).eps)
     floor = _precision_floor(total[..., None], eps, height, width)

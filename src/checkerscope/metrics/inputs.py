@@ -24,7 +24,7 @@ Examples:
     >>> import numpy as np
     >>> batch = as_batch(np.zeros((64, 48, 3), np.uint8), dims=2)  # HWC
     >>> batch.data.shape, batch.data.dtype, batch.value_range
-    ((1, 3, 64, 48), dtype('float32'), 255.0)
+    ((1, 3, 64, 48), dtype('uint8'), 255.0)
     >>> as_batch(np.zeros((2, 3, 64, 48)), dims=2).data.shape  # NCHW
     (2, 3, 64, 48)
     >>> as_batch(np.zeros((48000, 2)), dims=1).data.shape  # stereo (T, C)
@@ -87,8 +87,9 @@ class Batch:
     """An input made ready for the score.
 
     Attributes:
-        data: Float array ``(N, C, H, W)`` (float32, or float64 when the input was);
-            1-D signals have ``H == 1``. A torch tensor when the input was one.
+        data: Array ``(N, C, H, W)``: float32, or float64 or 8/16-bit integers when the
+            input was; 1-D signals have ``H == 1``. A float tensor when the input was a
+            tensor.
         value_range: Span of the input's nominal range in its own units (255 for 8-bit
             images), or ``None`` when the dtype does not say (floats).
         alpha_dropped: Whether an alpha channel was removed.
@@ -106,7 +107,9 @@ class Batch:
         import torch
 
         data = self.data
-        return data if isinstance(data, torch.Tensor) else torch.from_numpy(data)
+        if isinstance(data, torch.Tensor):
+            return data
+        return torch.from_numpy(data if data.dtype.kind == "f" else data.astype(np.float32))
 
 
 def as_batch(x: Any, dims: int, layout: str | None = None) -> Batch:
@@ -358,10 +361,18 @@ def _arranged(data: Data, value_range: float | None, dims: int, layout: str | No
     return Batch(data, value_range, alpha_dropped, integer)
 
 
+# NumPy dtypes kept as they are: floats, and integers that float32 holds exactly, which
+# the score converts as it reads them (no pass over the batch to convert it first).
+_KEPT_DTYPES = tuple(
+    np.dtype(name) for name in ("float32", "float64", "uint8", "int8", "uint16", "int16")
+)
+
+
 def _as_float(data: Data) -> Data:
-    """float64 stays, everything else becomes float32."""
+    """float64 stays, everything else becomes float32; NumPy's 8- and 16-bit integers stay
+    too (see :data:`_KEPT_DTYPES`)."""
     if isinstance(data, np.ndarray):
-        return data if data.dtype == np.float64 else data.astype(np.float32)
+        return data if data.dtype in _KEPT_DTYPES else data.astype(np.float32)
     import torch
 
     return data if data.dtype == torch.float64 else data.to(torch.float32)

@@ -521,6 +521,8 @@ def _bins(data: Data, period: tuple[int, int]) -> _Bins:
     from checkerscope.metrics._spectral import _host_bins, _spectrum
 
     tensor = torch.from_numpy(data) if isinstance(data, np.ndarray) else data
+    if not tensor.is_floating_point():
+        tensor = tensor.to(torch.float32)
     return _host_bins(_spectrum(tensor), period)
 
 
