@@ -49,8 +49,11 @@ class _Plan:
     bin_conjugate: np.ndarray  # per such bin, whether it is the mirror of the one computed
     on_cols: np.ndarray  # bins (q, 0), q != 0: a DFT of the row sums
     on_cols_factors: np.ndarray  # (H, len(on_cols)) complex
-    jump_col_factors: np.ndarray  # (W, M) complex: DFT of the row jump at every bin's column
-    jump_row_factors: np.ndarray  # (H, M) complex: DFT of the column jump at every bin's row
+    jump_col_factors: np.ndarray  # (W, distinct columns) complex: DFT of the row jump
+    jump_col_of: np.ndarray  # per bin, its column among those
+    jump_row_factors: np.ndarray  # (H, distinct rows) complex: DFT of the column jump
+    jump_row_of: np.ndarray  # per bin, its row among those
+    ones: np.ndarray  # (W,) for the row sums
 
 
 def _twiddle(length: int, frequencies: np.ndarray) -> np.ndarray:
@@ -75,6 +78,8 @@ def _plan(height: int, width: int, period: tuple[int, int], dtype: str) -> _Plan
     distinct_cols, bin_column = np.unique(canonical_cols, return_inverse=True)
     factors = _twiddle(height, distinct_rows).T  # (Q, H)
     sine_of = np.flatnonzero((distinct_rows != 0) & (2 * distinct_rows != height))
+    jump_cols, jump_col_of = np.unique(cols, return_inverse=True)
+    jump_rows, jump_row_of = np.unique(rows, return_inverse=True)
     real = np.dtype(dtype)
     complex_ = np.result_type(real, np.complex64)
     return _Plan(
@@ -89,8 +94,11 @@ def _plan(height: int, width: int, period: tuple[int, int], dtype: str) -> _Plan
         bin_conjugate=conjugate,
         on_cols=on_cols,
         on_cols_factors=_twiddle(height, rows[on_cols]).astype(complex_),
-        jump_col_factors=_twiddle(width, cols).astype(complex_),
-        jump_row_factors=_twiddle(height, rows).astype(complex_),
+        jump_col_factors=_twiddle(width, jump_cols).astype(complex_),
+        jump_col_of=jump_col_of.reshape(-1),
+        jump_row_factors=_twiddle(height, jump_rows).astype(complex_),
+        jump_row_of=jump_row_of.reshape(-1),
+        ones=np.ones(width, dtype=real),
     )
 
 
@@ -130,16 +138,16 @@ def _direct_group(batch: np.ndarray, period: tuple[int, int], first: int = 0) ->
     compute = np.dtype(np.float64 if batch.dtype == np.float64 else np.float32)
     plan = _plan(height, width, period, compute.str)
     layout = plan.layout
-    row_sums = batch.sum(-1, dtype=compute)  # (N, C, H)
-    total = row_sums.sum(-1, dtype=np.float64)
+    floats = batch.astype(compute, order="C")  # a copy: the mean is taken out in place
+    total = floats.reshape(n, c, -1).sum(-1).astype(np.float64)
     if not np.isfinite(total).all():
         bad = (first + np.flatnonzero(~np.isfinite(total).all(-1))).tolist()
         raise CheckerscopeError(f"input contains NaN or infinite values (image index {bad})")
     # without the mean the sums round far less (DC is never read): direct sums, unlike an
     # FFT, spread the rounding of each term's share of DC over every bin
-    mean = (total / (height * width)).astype(compute)
-    batch = np.subtract(batch, mean[..., None, None], dtype=compute, order="C")
-    row_sums -= width * mean[..., None]
+    floats -= (total / (height * width)).astype(compute)[..., None, None]
+    batch = floats
+    row_sums = batch @ plan.ones  # (N, C, H)
     products = plan.row_factors @ batch  # (N, C, K, W)
     by_row = products[..., : plan.rows, :].astype(plan.column_factors.dtype)
     by_row[..., plan.sine_of, :] += 1j * products[..., plan.rows :, :]
@@ -149,8 +157,12 @@ def _direct_group(batch: np.ndarray, period: tuple[int, int], first: int = 0) ->
     values[..., plan.from_rows] = np.where(plan.bin_conjugate, from_rows.conj(), from_rows)
     values[..., plan.on_cols] = row_sums @ plan.on_cols_factors
     # subtract Moisan's smooth component, only at the bins read
-    row_jump = (batch[..., -1, :] - batch[..., 0, :]) @ plan.jump_col_factors
-    col_jump = (batch[..., :, -1] - batch[..., :, 0]) @ plan.jump_row_factors
+    row_jump = ((batch[..., -1, :] - batch[..., 0, :]) @ plan.jump_col_factors)[
+        ..., plan.jump_col_of
+    ]
+    col_jump = ((batch[..., :, -1] - batch[..., :, 0]) @ plan.jump_row_factors)[
+        ..., plan.jump_row_of
+    ]
     values = values - row_jump * layout.row_factor - col_jump * layout.col_factor
     eps = float(np.finfo(batch.dtype).eps)
     floor = _precision_floor(total[..., None], eps, height, width)
