@@ -125,7 +125,7 @@ def z_from_log_p(log_p: np.ndarray) -> np.ndarray:
     moderate = log_p > -690.0
     for index in zip(*np.nonzero(moderate), strict=True):
         p = math.exp(log_p[index])
-        direct[index] = 0.0 if p >= 1.0 else 0.0 - _STANDARD_NORMAL.inv_cdf(p)
+        direct[index] = -math.inf if p >= 1.0 else 0.0 - _STANDARD_NORMAL.inv_cdf(p)
     # P(Z > z) ~ phi(z) / z: solve z^2 / 2 + log z + log sqrt(2 pi) = -log p by iteration
     z = np.sqrt(-2.0 * log_p)
     with np.errstate(divide="ignore", invalid="ignore"):
