@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 # A batch is a NumPy array, or a torch tensor when the input was one (kept on its device).
 Data = Union[np.ndarray, "torch.Tensor"]
 
-__all__ = ["LAYOUTS", "Batch", "as_batch", "nominal_range", "quantisation_step"]
+__all__ = ["LAYOUTS", "Batch", "as_batch", "as_tensor", "nominal_range", "quantisation_step"]
 
 #: Layouts accepted by ``layout=``, per ``dims``.
 LAYOUTS: dict[int, tuple[str, ...]] = {
@@ -109,7 +109,7 @@ class Batch:
         data = self.data
         if isinstance(data, torch.Tensor):
             return data
-        return torch.from_numpy(data if data.dtype.kind == "f" else data.astype(np.float32))
+        return as_tensor(data if data.dtype.kind == "f" else data.astype(np.float32))
 
 
 def as_batch(x: Any, dims: int, layout: str | None = None) -> Batch:
@@ -195,6 +195,16 @@ def quantisation_step(batch: Batch, value_range: float) -> float | None:
 
 
 # --------------------------------------------------------------------------- conversion
+
+
+def as_tensor(array: np.ndarray) -> torch.Tensor:
+    """``torch.from_numpy``, quietly for read-only arrays (``np.asarray`` of a PIL image):
+    the score never writes to its input."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(array)
 
 
 def _is_tensor(x: Any) -> bool:

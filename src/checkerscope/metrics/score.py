@@ -42,7 +42,13 @@ from checkerscope.metrics._layout import (
     _parse_period,
     _pattern,
 )
-from checkerscope.metrics.inputs import Data, as_batch, nominal_range, quantisation_step
+from checkerscope.metrics.inputs import (
+    Data,
+    as_batch,
+    as_tensor,
+    nominal_range,
+    quantisation_step,
+)
 from checkerscope.metrics.null import z_from_log_p
 
 if TYPE_CHECKING:
@@ -520,7 +526,7 @@ def _bins(data: Data, period: tuple[int, int]) -> _Bins:
 
     from checkerscope.metrics._spectral import _host_bins, _spectrum
 
-    tensor = torch.from_numpy(data) if isinstance(data, np.ndarray) else data
+    tensor = as_tensor(data) if isinstance(data, np.ndarray) else data
     if not tensor.is_floating_point():
         tensor = tensor.to(torch.float32)
     return _host_bins(_spectrum(tensor), period)
