@@ -1,8 +1,9 @@
 """What the score accepts: arrays, tensors, PIL images and lists of them, in any common layout.
 
-:func:`as_batch` turns an input into a float batch ``(N, C, H, W)`` (1-D signals get
-``H == 1``), a NumPy array for everything but torch tensors, which stay tensors on their
-device, and says what it knows about the input's units:
+:func:`as_batch` turns an input into a batch ``(N, C, H, W)`` (1-D signals get ``H == 1``)
+of floats, or of 8- and 16-bit integers as they came (the score converts those as it reads
+them): a NumPy array for everything but torch tensors, which stay tensors on their device.
+It also says what it knows about the input's units:
 
 * **Layouts.** Channels first (``CHW``, ``NCHW``: torch's habit) and channels last
   (``HWC``, ``NHWC``: what PIL, imageio and diffusers pipelines return) are told apart by
