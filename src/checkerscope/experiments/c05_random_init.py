@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from checkerscope.experiments.base import Claim, ClaimResult, Progress, Verdict
 from checkerscope.experiments.figures import bar_chart, heatmaps, sample_grid, save_figure
+from checkerscope.metrics.null import median_weights
 
 CLAIM = Claim(
     id="C5",
@@ -67,18 +67,6 @@ GENERATORS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "last deconv": (("resize", "resize", "resize", "deconv3"), (2,)),
     "resize-conv": (("resize", "resize", "resize", "resize"), ()),
 }
-
-
-@lru_cache(maxsize=16)
-def _median_of_unit_exponentials(count: int) -> float:
-    """Expected median of ``count`` unit-mean exponential variables (DFT bin energies)."""
-
-    def order_statistic(j: int) -> float:
-        return sum(1.0 / (count - i) for i in range(j))
-
-    if count % 2:
-        return order_statistic(count // 2 + 1)
-    return 0.5 * (order_statistic(count // 2) + order_statistic(count // 2 + 1))
 
 
 def _neighbour_bins(
@@ -166,7 +154,7 @@ def harmonic_score_db(images: np.ndarray, period: int, exclude: int | None = Non
     ratio = period // exclude if exclude else None
     harmonic_sum = np.zeros(x.shape[:2])
     expected_sum = np.zeros(x.shape[:2])
-    scale = _median_of_unit_exponentials(24)
+    scale = sum(median_weights(24))  # expected median of 24 unit exponentials
     for a in range(period):
         for b in range(period):
             if (a, b) == (0, 0) or (ratio and a % ratio == 0 and b % ratio == 0):

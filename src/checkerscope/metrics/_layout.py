@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from checkerscope.errors import CheckerscopeError
+from checkerscope.metrics.null import median_weights
 
 # Neighbour bins per harmonic bin used to estimate the energy expected there.
 _NEIGHBOURS = 24
@@ -35,28 +36,10 @@ _ABSOLUTE_FLOOR = 1e-30
 _PRECISION_MARGIN = 64.0
 
 
-def _median_of_exponentials(count: int) -> float:
-    """Expected sample median of ``count`` unit-mean exponential variables.
-
-    The energy of one DFT bin of a locally stationary signal is exponentially distributed
-    (chi-square with 2 degrees of freedom), so this converts a neighbour median into an
-    unbiased estimate of the mean energy. Order statistics of exponentials have the closed
-    form ``E[X_(j)] = sum_{i < j} 1 / (count - i)``.
-
-    Examples:
-        >>> round(_median_of_exponentials(1), 3), round(_median_of_exponentials(2001), 3)
-        (1.0, 0.693)
-    """
-
-    def order_statistic(j: int) -> float:
-        return sum(1.0 / (count - i) for i in range(j))
-
-    if count % 2:
-        return order_statistic(count // 2 + 1)
-    return 0.5 * (order_statistic(count // 2) + order_statistic(count // 2 + 1))
-
-
-_MEDIAN_SCALE = _median_of_exponentials(_NEIGHBOURS)
+# Expected median of _NEIGHBOURS unit-mean exponentials (the energy of one DFT bin of a
+# locally stationary signal is exponential): turns a neighbour median into an unbiased
+# estimate of the mean energy.
+_MEDIAN_SCALE = sum(median_weights(_NEIGHBOURS))
 
 
 def _parse_period(period: int | Sequence[int], dims: int) -> tuple[int, int]:
