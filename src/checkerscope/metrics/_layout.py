@@ -256,6 +256,13 @@ def _precision_floor(dc: Values, eps: float, height: int, width: int) -> Values:
     return (_PRECISION_MARGIN * eps * magnitude) ** 2 / (height * width)  # type: ignore[no-any-return]
 
 
+def _energy_floor(mean_energy: Values, precision_floor: Values) -> Values:
+    """The floor added to every energy (arrays or tensors): a tiny share of the mean energy
+    of a bin (constant images, perfect synthetic grids) plus what rounding can fake."""
+    scaled: Any = mean_energy
+    return _RELATIVE_FLOOR * scaled + precision_floor + _ABSOLUTE_FLOOR  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class _Bins:
     """What the score reads of one batch at one period, on the host.
@@ -278,8 +285,7 @@ class _Bins:
     def floor(self, energy: np.ndarray | None = None) -> np.ndarray:
         """The floor added to every energy: degenerate inputs and rounding, ``(N, C, 1)``."""
         energy = self.energy if energy is None else energy
-        scale = energy.mean(axis=-1, keepdims=True)
-        return _RELATIVE_FLOOR * scale + self.precision_floor + _ABSOLUTE_FLOOR
+        return _energy_floor(energy.mean(axis=-1, keepdims=True), self.precision_floor)
 
 
 def _median_of_neighbours(values: np.ndarray) -> np.ndarray:

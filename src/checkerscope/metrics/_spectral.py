@@ -16,11 +16,10 @@ import torch
 
 from checkerscope.errors import CheckerscopeError
 from checkerscope.metrics._layout import (
-    _ABSOLUTE_FLOOR,
     _MEDIAN_SCALE,
     _NEIGHBOURS,
-    _RELATIVE_FLOOR,
     _Bins,
+    _energy_floor,
     _Layout,
     _layout,
     _precision_floor,
@@ -200,8 +199,7 @@ def _periodic_values(
 
 def _floor(energy: torch.Tensor, spectrum: _Spectrum) -> torch.Tensor:
     """The floor added to every energy: degenerate inputs and FFT rounding, ``(N, C, 1)``."""
-    scale = energy.mean(dim=-1, keepdim=True)
-    return _RELATIVE_FLOOR * scale + spectrum.precision_floor + _ABSOLUTE_FLOOR
+    return _energy_floor(energy.mean(dim=-1, keepdim=True), spectrum.precision_floor)
 
 
 def _energies(
