@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 # A batch is a NumPy array, or a torch tensor when the input was one (kept on its device).
 Data = Union[np.ndarray, "torch.Tensor"]
 
-__all__ = ["LAYOUTS", "Batch", "as_batch", "as_tensor", "nominal_range", "quantisation_step"]
+__all__ = ["LAYOUTS", "Batch", "as_batch", "nominal_range", "quantisation_step"]
 
 #: Layouts accepted by ``layout=``, per ``dims``.
 LAYOUTS: dict[int, tuple[str, ...]] = {
@@ -110,7 +110,7 @@ class Batch:
         data = self.data
         if isinstance(data, torch.Tensor):
             return data
-        return as_tensor(data if data.dtype.kind == "f" else data.astype(np.float32))
+        return _tensor_of(data if data.dtype.kind == "f" else data.astype(np.float32))
 
 
 def as_batch(x: Any, dims: int, layout: str | None = None) -> Batch:
@@ -198,7 +198,7 @@ def quantisation_step(batch: Batch, value_range: float) -> float | None:
 # --------------------------------------------------------------------------- conversion
 
 
-def as_tensor(array: np.ndarray) -> torch.Tensor:
+def _tensor_of(array: np.ndarray) -> torch.Tensor:
     """``torch.from_numpy``, quietly for read-only arrays (``np.asarray`` of a PIL image):
     the score never writes to its input."""
     import torch

@@ -42,13 +42,7 @@ from checkerscope.metrics._layout import (
     _parse_period,
     _pattern,
 )
-from checkerscope.metrics.inputs import (
-    Data,
-    as_batch,
-    as_tensor,
-    nominal_range,
-    quantisation_step,
-)
+from checkerscope.metrics.inputs import Batch, as_batch, nominal_range, quantisation_step
 from checkerscope.metrics.null import z_from_log_p
 
 if TYPE_CHECKING:
@@ -511,25 +505,21 @@ def checkerboard_score(
             raise CheckerscopeError(f"period must be an int, a tuple or 'auto', got {period!r}")
         return _score_auto(batch.tensor, options)
     per_axis = _parse_period(period, dims)
-    bins = _bins(_cropped(data, per_axis, dims), per_axis)
+    bins = _bins(batch, per_axis, dims)
     peaks = _offgrid_search(batch.tensor) if offgrid else None
     return _result(bins, per_axis, options, peaks=peaks)
 
 
-def _bins(data: Data, period: tuple[int, int]) -> _Bins:
+def _bins(batch: Batch, period: tuple[int, int], dims: int) -> _Bins:
     """The bins a period reads: direct sums for NumPy input where they cost less, otherwise
     from one ``rfft2`` in torch (on the tensor's device)."""
-    height, width = data.shape[-2:]
-    if isinstance(data, np.ndarray) and _direct_is_cheaper(height, width, period):
-        return _direct_bins(data, period)
-    import torch
-
+    cropped = _cropped(batch.data, period, dims)
+    height, width = cropped.shape[-2:]
+    if isinstance(cropped, np.ndarray) and _direct_is_cheaper(height, width, period):
+        return _direct_bins(cropped, period)
     from checkerscope.metrics._spectral import _host_bins, _spectrum
 
-    tensor = as_tensor(data) if isinstance(data, np.ndarray) else data
-    if not tensor.is_floating_point():
-        tensor = tensor.to(torch.float32)
-    return _host_bins(_spectrum(tensor), period)
+    return _host_bins(_spectrum(_cropped(batch.tensor, period, dims)), period)
 
 
 def _offgrid_search(batch: torch.Tensor) -> OffGridPeaks:
