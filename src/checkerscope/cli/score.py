@@ -361,7 +361,7 @@ def _score_chunk(
     if period == "auto" or offgrid or len(paths) == 1:  # "auto" picks one period per call
         return [score_file(p, period, visible, offgrid, max_pixels) for p in paths]
     outcomes: list[FileScore | None] = [None] * len(paths)
-    waiting: dict[tuple[Any, ...], list[tuple[int, np.ndarray, float]]] = {}
+    waiting: dict[tuple[Any, ...], list[tuple[int, np.ndarray]]] = {}
     for index, path in enumerate(paths):
         try:
             data, dims, value_range, audio = _load(path, max_pixels)
@@ -372,17 +372,16 @@ def _score_chunk(
         except Exception as exc:
             outcomes[index] = _failure(path, exc)
             continue
-        waiting.setdefault((data.shape, data.dtype.str), []).append((index, data, value_range))
-    for group in waiting.values():
-        value_range = group[0][2]  # one dtype per group, so one range
+        waiting.setdefault((data.shape, data.dtype.str, value_range), []).append((index, data))
+    for (_, _, value_range), group in waiting.items():
         try:
-            batch = np.stack([image for _, image, _ in group])
+            batch = np.stack([image for _, image in group])
             result = _score(batch, period, 2, value_range, visible=visible, layout="NCHW")
         except Exception:  # one bad image in the batch: score each on its own
-            for index, _, _ in group:
+            for index, _ in group:
                 outcomes[index] = score_file(paths[index], period, visible, False, max_pixels)
             continue
-        for position, (index, image, _) in enumerate(group):
+        for position, (index, image) in enumerate(group):
             outcomes[index] = _scored(paths[index], image, False, value_range, result, position)
     return [outcome for outcome in outcomes if outcome is not None]
 
