@@ -153,7 +153,7 @@ def _estimate(
     k = bins.layout.n_harmonics
     weights = combination_weights(bins.values.shape[1])
     combined = np.einsum("c,ncm->nm", weights, bins.values)[:, None]
-    channel_floor = bins.floor()
+    channel_floor = bins.floor
     combined_floor = (weights[:, None] ** 2 * channel_floor).sum(1, keepdims=True)
     if combined_only:
         values, floor = combined, combined_floor

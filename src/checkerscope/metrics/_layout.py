@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -278,14 +278,15 @@ class _Bins:
     height: int
     width: int
 
-    @property
+    @cached_property
     def energy(self) -> np.ndarray:
+        """Energy of every bin read, ``(N, C, M)`` (the dB and the estimate both read it)."""
         return self.values.real**2 + self.values.imag**2
 
-    def floor(self, energy: np.ndarray | None = None) -> np.ndarray:
+    @cached_property
+    def floor(self) -> np.ndarray:
         """The floor added to every energy: degenerate inputs and rounding, ``(N, C, 1)``."""
-        energy = self.energy if energy is None else energy
-        return _energy_floor(energy.mean(axis=-1, keepdims=True), self.precision_floor)
+        return _energy_floor(self.energy.mean(axis=-1, keepdims=True), self.precision_floor)
 
 
 def _median_of_neighbours(values: np.ndarray) -> np.ndarray:

@@ -350,8 +350,7 @@ def _result(
 ) -> CheckerboardScore:
     dims = options.dims
     k = bins.layout.n_harmonics
-    energy = bins.energy
-    floor = bins.floor(energy)
+    energy, floor = bins.energy, bins.floor
     neighbours = energy[..., k:].reshape(*energy.shape[:-1], k, _NEIGHBOURS)
     harmonic = (energy[..., :k] + floor).sum(-1)
     expected = (_median_of_neighbours(neighbours) / _MEDIAN_SCALE + floor).sum(-1)
